@@ -1,0 +1,41 @@
+"""Argument checks shared by the public layers: each raises a ValueError naming the value."""
+
+import numbers
+
+
+def check_units(units) -> int:
+    if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
+        raise ValueError(
+            f"`units` must be a positive integer. Received: units={units!r}"
+        )
+    return int(units)
+
+
+def check_rate(name: str, rate) -> float:
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, numbers.Real)
+        or not 0.0 <= rate < 1.0
+    ):
+        raise ValueError(
+            f"`{name}` must be a float in [0, 1). Received: {name}={rate!r}"
+        )
+    return float(rate)
+
+
+def check_choice(name: str, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {choices}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_step_input_shape(layer_name: str, input_shape):
+    """A cell sees one time step, (batch, features): the sequence was rank 3."""
+    if len(input_shape) != 2 or input_shape[-1] is None:
+        raise ValueError(
+            f"{layer_name} expects sequences of shape (batch, time, features) with "
+            "a known number of features, i.e. steps of shape (batch, features). "
+            f"Received a step of shape {tuple(input_shape)}"
+        )

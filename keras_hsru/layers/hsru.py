@@ -1,0 +1,358 @@
+"""The Hybrid State Recurrent Unit: `HSRUCell` (one step) and `HSRU` (whole sequences)."""
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+from keras_hsru import ops as hsru_ops
+from keras_hsru.layers._validation import check_choice
+from keras_hsru.layers.leaky_integrator import STATE_DTYPE, LeakyIntegratorCell
+
+
+def xor_step(previous, spikes):
+    """The paper's differentiable XOR: D_t = D_{t-1} (1 - S_t) + (1 - D_{t-1}) S_t."""
+    return previous * (1 - spikes) + (1 - previous) * spikes
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class HSRUCell(LeakyIntegratorCell):
+    """Cell class for the Hybrid State Recurrent Unit (one time step).
+
+    At each step the cell integrates its input into a leaky analog potential
+    `V`, fires a spike where `V` crosses a learned per-unit threshold, flips a
+    binary digital memory `D` on each spike, and reads both out:
+
+    ```
+    I_t = x_t W_in + b_in
+    V_t = alpha * V_{t-1} + I_t,          alpha = exp(-softplus(tau))
+    S_t = H(V_t - threshold)              (surrogate dS/dV = 1 / (1 + k|V - threshold|)^2)
+    D_t = D_{t-1} (1 - S_t) + (1 - D_{t-1}) S_t
+    y_t = tanh([V_t, D_t] W_out + b_out)
+    ```
+
+    Use it as `keras.layers.RNN(HSRUCell(units))`, or use `keras_hsru.HSRU`,
+    which computes the same function over whole sequences without a per-step
+    loop.
+
+    The state list is `[y, V, D]`: the previous output first (so that masked
+    steps emit it on every backend), then the analog potential, then the
+    digital memory. All three start at zero. `V` and `D` are computed in
+    float32 under a mixed precision policy; between steps keras' RNN loop keeps
+    the states in the compute dtype.
+
+    The weights, in order: `input_kernel (input_dim, units)`,
+    `input_bias (units,)`, `tau (units,)`, `threshold (units,)`,
+    `output_kernel (2 * units, units)` (rows `[:units]` read V, rows
+    `[units:]` read D), `output_bias (units,)`.
+
+    Args:
+        units: Positive integer, the number of HSRU units (output size).
+        surrogate_slope: Positive finite float `k`, steepness of the
+            fast-sigmoid surrogate gradient of the spike. Default: `5.0`.
+        input_initializer: Initializer for `input_kernel` (`W_in`).
+        output_initializer: Initializer for `output_kernel` (`W_out`).
+        bias_initializer: Initializer for `input_bias` and `output_bias`.
+        tau_initializer: Initializer for `tau`, the per-unit decay parameter.
+            Default: uniform in [-2, 2], decays `alpha` in [0.12, 0.88].
+        threshold_initializer: Initializer for the per-unit firing
+            `threshold`. Default: zeros.
+        input_regularizer, output_regularizer, bias_regularizer,
+            tau_regularizer, threshold_regularizer: Optional regularizers.
+        input_constraint, output_constraint, bias_constraint,
+            tau_constraint, threshold_constraint: Optional constraints.
+        dropout: Float in [0, 1). Fraction of the input features to drop (the
+            same mask at every step of a sequence, as in `LSTMCell`).
+        seed: Random seed for dropout and the default `tau` initializer.
+        **kwargs: Standard layer arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        inputs: A 2D tensor `(batch, features)`, one time step.
+        states: A list `[y, V, D]` of three `(batch, units)` tensors.
+        training: Python boolean, whether dropout is applied.
+
+    Returns:
+        `(y, [y, V, D])`: the step output and the new states.
+
+    Example:
+
+    >>> inputs = keras.random.uniform((32, 10, 8))
+    >>> rnn = keras.layers.RNN(keras_hsru.HSRUCell(4), return_state=True)
+    >>> output, y, v, d = rnn(inputs)
+    >>> output.shape
+    (32, 4)
+    """
+
+    readout_width = 2
+
+    def __init__(
+        self,
+        units: int,
+        surrogate_slope: float = 5.0,
+        threshold_initializer=None,
+        threshold_regularizer=None,
+        threshold_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(units, **kwargs)
+        self.surrogate_slope = hsru_ops.check_slope(surrogate_slope)
+        self.threshold_initializer = initializers.get(
+            threshold_initializer or "zeros"
+        )
+        self.threshold_regularizer = regularizers.get(threshold_regularizer)
+        self.threshold_constraint = constraints.get(threshold_constraint)
+        self.state_size = [self.units, self.units, self.units]
+
+    def build_state_weights(self):
+        self.threshold = self.add_state_weight(
+            "threshold",
+            self.threshold_initializer,
+            self.threshold_regularizer,
+            self.threshold_constraint,
+        )
+
+    def spikes(self, potential):
+        """S = H(V - threshold), with the surrogate gradient."""
+        return hsru_ops.spike(
+            potential - ops.cast(self.threshold, STATE_DTYPE), self.surrogate_slope
+        )
+
+    def call(self, inputs, states, training=False):
+        _, potential, memory = states
+        state_dtype = potential.dtype
+        potential = self.integrate(inputs, potential, training)
+        memory = xor_step(ops.cast(memory, STATE_DTYPE), self.spikes(potential))
+        output = self.readout(potential, memory)
+        return output, [
+            output,
+            ops.cast(potential, state_dtype),
+            ops.cast(memory, state_dtype),
+        ]
+
+    def get_config(self):
+        config = {"surrogate_slope": self.surrogate_slope}
+        config.update(self.serialize_weight_arguments(("threshold",)))
+        return {**super().get_config(), **config}
+
+
+# Arguments of `HSRUCell` that `HSRU` exposes as its own, in signature order.
+CELL_ARGUMENTS = (
+    "units",
+    "surrogate_slope",
+    "input_initializer",
+    "output_initializer",
+    "bias_initializer",
+    "tau_initializer",
+    "threshold_initializer",
+    "input_regularizer",
+    "output_regularizer",
+    "bias_regularizer",
+    "tau_regularizer",
+    "threshold_regularizer",
+    "input_constraint",
+    "output_constraint",
+    "bias_constraint",
+    "tau_constraint",
+    "threshold_constraint",
+    "dropout",
+    "seed",
+)
+
+IMPLEMENTATIONS = ("auto", "scan", "loop")
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class HSRU(keras.layers.RNN):
+    """Hybrid State Recurrent Unit layer, computed over whole sequences at once.
+
+    Computes exactly what `keras.layers.RNN(HSRUCell(...))` computes (same
+    weights in the same order, same states, same masking semantics), but
+    without stepping through time: HSRU has no recurrent weight, so
+
+    - the input and output projections are single matmuls over all steps,
+    - the analog potential `V` is a linear recurrence with a constant
+      per-unit decay, computed by a parallel scan (`keras_hsru.ops.linear_scan`),
+    - the digital memory `D` is the parity of the cumulative spike count
+      (`keras_hsru.ops.xor_scan`), whose exact gradient is a reverse cumulative
+      sum.
+
+    The scan is numerically safe at any length (it only multiplies decays,
+    never divides by them).
+
+    Args:
+        units: Positive integer, the number of HSRU units (output size).
+        surrogate_slope: Positive finite float `k` of the spike's fast-sigmoid
+            surrogate gradient. Default: `5.0`.
+        input_initializer, output_initializer, bias_initializer,
+            tau_initializer, threshold_initializer: As in `HSRUCell`.
+        input_regularizer, output_regularizer, bias_regularizer,
+            tau_regularizer, threshold_regularizer: As in `HSRUCell`.
+        activity_regularizer: Regularizer applied to the layer's output.
+        input_constraint, output_constraint, bias_constraint,
+            tau_constraint, threshold_constraint: As in `HSRUCell`.
+        dropout: Float in [0, 1), input dropout (one mask per sequence).
+        seed: Random seed for dropout and the default `tau` initializer.
+        return_sequences: Whether to return the whole output sequence or only
+            the last output. Default: `False`.
+        return_state: Whether to return the final states `[y, V, D]` after the
+            output. Default: `False`.
+        go_backwards: If `True`, process the sequence backwards and return the
+            reversed sequence. Default: `False`.
+        stateful: If `True`, the final states of each batch are the initial
+            states of the next (`reset_states()` zeroes them). Feeding a
+            sequence in chunks then gives the outputs of feeding it whole.
+        unroll: Only used by `implementation="loop"`, as in `keras.layers.RNN`.
+        implementation: `"scan"` (the parallel whole-sequence computation),
+            `"loop"` (keras' step-by-step RNN loop over `HSRUCell`, the
+            reference), or `"auto"` (default: `"scan"`, which applies to
+            every configuration of this layer on every backend and device).
+        **kwargs: Standard layer arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        sequences: A 3D tensor `(batch, time, features)`.
+        initial_state: Optional list `[y, V, D]` of `(batch, units)` tensors.
+        mask: Optional boolean tensor `(batch, time)`; masked steps leave the
+            states unchanged and repeat the previous output.
+        training: Python boolean, whether dropout is applied.
+
+    Returns:
+        The last output `(batch, units)`, or all outputs
+        `(batch, time, units)` if `return_sequences`; followed by the final
+        states `y, V, D` if `return_state`.
+
+    Example:
+
+    >>> inputs = keras.random.uniform((32, 1000, 8))
+    >>> hsru = keras_hsru.HSRU(16, return_sequences=True, return_state=True)
+    >>> outputs, y, v, d = hsru(inputs)
+    >>> outputs.shape, d.shape
+    ((32, 1000, 16), (32, 16))
+    """
+
+    def __init__(
+        self,
+        units: int,
+        surrogate_slope: float = 5.0,
+        input_initializer="glorot_uniform",
+        output_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        tau_initializer=None,
+        threshold_initializer=None,
+        input_regularizer=None,
+        output_regularizer=None,
+        bias_regularizer=None,
+        tau_regularizer=None,
+        threshold_regularizer=None,
+        activity_regularizer=None,
+        input_constraint=None,
+        output_constraint=None,
+        bias_constraint=None,
+        tau_constraint=None,
+        threshold_constraint=None,
+        dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        implementation: str = "auto",
+        **kwargs,
+    ):
+        arguments = locals()
+        cell = HSRUCell(
+            **{name: arguments[name] for name in CELL_ARGUMENTS},
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="hsru_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        super().build(sequences_shape, initial_state_shape)
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self.implementation == "loop":
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        return self.scan(sequences, initial_state, mask, training=training)
+
+    def scan(self, sequences, initial_state, mask=None, training=False):
+        """The whole sequence at once; returns `(last_output, outputs, states)`."""
+        cell = self.cell
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        initial_output, initial_potential, initial_memory = initial_state
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        if training and cell.dropout > 0:
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, 1)
+
+        current = cell.input_current(sequences)
+        decay = cell.decay()
+        if mask is not None:
+            # A masked step is the identity: decay 1, no input, no spike.
+            step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
+            decay = decay * step + (1 - step)
+            current = current * step
+        potential = hsru_ops.linear_scan(
+            decay, current, ops.cast(initial_potential, STATE_DTYPE)
+        )
+        spikes = cell.spikes(potential)
+        if mask is not None:
+            spikes = spikes * step
+        memory = hsru_ops.xor_scan(spikes, ops.cast(initial_memory, STATE_DTYPE))
+        final_potential, final_memory = potential[:, -1], memory[:, -1]
+
+        if self.return_sequences:
+            outputs = cell.readout(potential, memory)
+            if mask is not None:
+                # A masked step repeats the previous output: a scan with decay
+                # 1 - mask, exact since the mask is 0/1.
+                outputs = hsru_ops.linear_scan(
+                    1 - step,
+                    ops.cast(outputs, STATE_DTYPE) * step,
+                    ops.cast(initial_output, STATE_DTYPE),
+                )
+            last_output = outputs[:, -1]
+        else:
+            # Only the last output is needed; the final V and D already are
+            # those of the last unmasked step.
+            last_output = cell.readout(final_potential, final_memory)
+            if mask is not None:
+                any_step = ops.any(mask, axis=1, keepdims=True)
+                last_output = ops.where(any_step, last_output, initial_output)
+            outputs = ops.expand_dims(last_output, 1)
+        return last_output, outputs, [last_output, final_potential, final_memory]
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        config = {name: cell_config[name] for name in CELL_ARGUMENTS}
+        config["implementation"] = self.implementation
+        base_config = super().get_config()
+        del base_config["cell"]
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _cell_property(name):
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
+# Like keras' LSTM, the layer exposes its cell's arguments as read-only properties.
+for _name in CELL_ARGUMENTS:
+    setattr(HSRU, _name, _cell_property(_name))

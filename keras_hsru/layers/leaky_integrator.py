@@ -1,0 +1,171 @@
+"""The part HSRU and its AnalogOnly ablation share: a leaky integrator read out by tanh."""
+
+import keras
+from keras import constraints, initializers, ops, regularizers
+
+# Keras' RNN layer prepares and resets the dropout masks of cells that inherit
+# this mixin; it is not exported under `keras.layers`.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from keras_hsru.layers._validation import check_rate, check_step_input_shape, check_units
+
+# The analog and digital states are integrated in float32 whatever the dtype
+# policy: a long leaky sum or a 0/1 memory has no business in float16.
+STATE_DTYPE = "float32"
+
+_WEIGHT_GROUPS = ("input", "output", "bias", "tau")
+
+
+def decay_from_tau(tau):
+    """alpha = exp(-softplus(tau)), in (0, 1) for any tau."""
+    return ops.exp(-ops.softplus(tau))
+
+
+class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
+    """Base of the HSRU cells: `I = x W_in + b_in`, `V_t = alpha V_{t-1} + I_t`.
+
+    Owns the weights and arguments both cells share and the float32 state
+    arithmetic. Subclasses say how many units the readout sees
+    (`readout_width`), add their own weights in `build_state_weights`, and
+    implement `call`. Not a public layer.
+    """
+
+    readout_width = 1  # multiples of `units` that W_out reads
+
+    def __init__(
+        self,
+        units,
+        input_initializer="glorot_uniform",
+        output_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        tau_initializer=None,
+        input_regularizer=None,
+        output_regularizer=None,
+        bias_regularizer=None,
+        tau_regularizer=None,
+        input_constraint=None,
+        output_constraint=None,
+        bias_constraint=None,
+        tau_constraint=None,
+        dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_units(units)
+        self.input_initializer = initializers.get(input_initializer)
+        self.output_initializer = initializers.get(output_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.tau_initializer = initializers.get(
+            tau_initializer or initializers.RandomUniform(-2.0, 2.0, seed=seed)
+        )
+        self.input_regularizer = regularizers.get(input_regularizer)
+        self.output_regularizer = regularizers.get(output_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.tau_regularizer = regularizers.get(tau_regularizer)
+        self.input_constraint = constraints.get(input_constraint)
+        self.output_constraint = constraints.get(output_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.tau_constraint = constraints.get(tau_constraint)
+        self.dropout = check_rate("dropout", dropout)
+        # There is no recurrent weight to drop; DropoutRNNCell reads this.
+        self.recurrent_dropout = 0.0
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.output_size = self.units
+
+    def add_state_weight(self, name, initializer, regularizer, constraint):
+        """A per-unit weight that acts on the float32 state: never autocast."""
+        return self.add_weight(
+            shape=(self.units,),
+            name=name,
+            initializer=initializer,
+            regularizer=regularizer,
+            constraint=constraint,
+            autocast=False,
+        )
+
+    def build(self, input_shape):
+        check_step_input_shape(self.__class__.__name__, input_shape)
+        input_dim = input_shape[-1]
+        self.input_kernel = self.add_weight(
+            shape=(input_dim, self.units),
+            name="input_kernel",
+            initializer=self.input_initializer,
+            regularizer=self.input_regularizer,
+            constraint=self.input_constraint,
+        )
+        self.input_bias = self.add_weight(
+            shape=(self.units,),
+            name="input_bias",
+            initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+        self.tau = self.add_state_weight(
+            "tau", self.tau_initializer, self.tau_regularizer, self.tau_constraint
+        )
+        self.build_state_weights()
+        self.output_kernel = self.add_weight(
+            shape=(self.readout_width * self.units, self.units),
+            name="output_kernel",
+            initializer=self.output_initializer,
+            regularizer=self.output_regularizer,
+            constraint=self.output_constraint,
+        )
+        self.output_bias = self.add_weight(
+            shape=(self.units,),
+            name="output_bias",
+            initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def build_state_weights(self):
+        """Adds the weights that sit between `tau` and `output_kernel`."""
+
+    # The pieces below serve both the step-by-step cell and whole sequences.
+
+    def input_current(self, inputs):
+        """I = x W_in + b_in, for one step or a whole sequence, in float32."""
+        current = ops.matmul(inputs, self.input_kernel) + self.input_bias
+        return ops.cast(current, STATE_DTYPE)
+
+    def decay(self):
+        return decay_from_tau(ops.cast(self.tau, STATE_DTYPE))
+
+    def readout(self, *states):
+        """y = tanh(W_out [states...] + b_out), in the compute dtype."""
+        features = states[0] if len(states) == 1 else ops.concatenate(states, axis=-1)
+        features = ops.cast(features, self.compute_dtype)
+        return ops.tanh(ops.matmul(features, self.output_kernel) + self.output_bias)
+
+    def integrate(self, inputs, potential, training):
+        """One step of the leaky integrator, in float32."""
+        if training and self.dropout > 0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        return self.decay() * ops.cast(potential, STATE_DTYPE) + self.input_current(inputs)
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_size]
+
+    def serialize_weight_arguments(self, groups):
+        config = {}
+        for group in groups:
+            config[f"{group}_initializer"] = initializers.serialize(
+                getattr(self, f"{group}_initializer")
+            )
+            config[f"{group}_regularizer"] = regularizers.serialize(
+                getattr(self, f"{group}_regularizer")
+            )
+            config[f"{group}_constraint"] = constraints.serialize(
+                getattr(self, f"{group}_constraint")
+            )
+        return config
+
+    def get_config(self):
+        config = {"units": self.units, "dropout": self.dropout, "seed": self.seed}
+        config.update(self.serialize_weight_arguments(_WEIGHT_GROUPS))
+        return {**super().get_config(), **config}

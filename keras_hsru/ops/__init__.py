@@ -1,0 +1,139 @@
+"""HSRU operations, each implemented natively for the active Keras backend.
+
+The layers call only `keras.ops` and the three functions below:
+
+- `spike(x, slope)`: Heaviside step with the fast-sigmoid surrogate gradient.
+- `linear_scan(decay, inputs, initial_state)`: the leaky integration
+  `V_t = decay_t * V_{t-1} + I_t` over a whole sequence, without a per-step loop.
+- `xor_scan(spikes, initial_state)`: the digital memory
+  `D_t = D_{t-1} XOR S_t` over a whole sequence, as the parity of a cumulative
+  spike count, with the exact gradient of the step-by-step XOR.
+"""
+
+import importlib
+import math
+
+import keras
+
+_MODULES = {
+    "jax": "keras_hsru.ops._jax",
+    "tensorflow": "keras_hsru.ops._tensorflow",
+    "torch": "keras_hsru.ops._torch",
+}
+
+
+def _implementation():
+    backend = keras.backend.backend()
+    if backend not in _MODULES:
+        raise ValueError(
+            "keras_hsru supports the backends 'jax', 'tensorflow' and 'torch'. "
+            f"Received: backend={backend!r}"
+        )
+    return importlib.import_module(_MODULES[backend])
+
+
+def check_slope(slope) -> float:
+    """Returns `slope` as a float, or raises if it is not positive and finite."""
+    if (
+        isinstance(slope, bool)
+        or not isinstance(slope, (int, float))
+        or not math.isfinite(slope)
+        or slope <= 0
+    ):
+        raise ValueError(
+            "`surrogate_slope` must be a positive finite number. "
+            f"Received: surrogate_slope={slope!r}"
+        )
+    return float(slope)
+
+
+def _check_sequence(name, value, rank=3):
+    if len(value.shape) != rank:
+        raise ValueError(
+            f"`{name}` must have rank {rank} (batch, time, units). "
+            f"Received: {name}.shape={tuple(value.shape)}"
+        )
+
+
+def spike(x, slope: float = 1.0):
+    """Heaviside step `1 if x > 0 else 0` with a fast-sigmoid surrogate gradient.
+
+    The forward pass returns 0/1 values in the dtype of `x`. The backward pass
+    returns `upstream / (1 + slope * |x|) ** 2`, the derivative of the fast
+    sigmoid `x / (1 + slope * |x|)` (the HSRU paper's surrogate).
+
+    Args:
+        x: A floating point tensor of any shape.
+        slope: Positive finite float `k`, the steepness of the surrogate.
+
+    Returns:
+        A tensor of the shape and dtype of `x` holding 0 and 1.
+
+    Example:
+
+    >>> keras_hsru.ops.spike(keras.ops.array([-1.0, 0.0, 2.0]), slope=4.0)
+    # [0., 0., 1.]
+    """
+    slope = check_slope(slope)
+    x = keras.ops.convert_to_tensor(x)
+    if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(x.dtype)):
+        raise ValueError(f"`x` must be a floating point tensor. Received: dtype={x.dtype}")
+    return _implementation().spike(x, slope)
+
+
+def linear_scan(decay, inputs, initial_state=None):
+    """All states of the linear recurrence `h_t = decay_t * h_{t-1} + inputs_t`.
+
+    Computed without a per-step loop (a parallel scan), with a custom gradient
+    that is itself a reverse linear scan. Numerically safe at any length: only
+    products of decays are formed, never their inverses.
+
+    Args:
+        decay: Tensor of shape `(units,)` (one decay per unit, constant in time)
+            or `(batch, time, units)` (one decay per step).
+        inputs: Tensor of shape `(batch, time, units)`.
+        initial_state: Optional tensor `(batch, units)`, `h_{-1}`. Zeros if None.
+
+    Returns:
+        A tensor of shape `(batch, time, units)`, `h_0 ... h_{T-1}`.
+    """
+    inputs = keras.ops.convert_to_tensor(inputs)
+    _check_sequence("inputs", inputs)
+    decay = keras.ops.cast(decay, inputs.dtype)
+    if len(decay.shape) not in (1, 3):
+        raise ValueError(
+            "`decay` must have shape (units,) or (batch, time, units). "
+            f"Received: decay.shape={tuple(decay.shape)}"
+        )
+    if len(decay.shape) == 3:
+        decay = keras.ops.broadcast_to(decay, keras.ops.shape(inputs))
+    if initial_state is None:
+        initial_state = keras.ops.zeros_like(inputs[:, 0])
+    initial_state = keras.ops.cast(initial_state, inputs.dtype)
+    return _implementation().linear_scan(decay, inputs, initial_state)
+
+
+def xor_scan(spikes, initial_state=None):
+    """All states of the digital memory `D_t = D_{t-1} (1 - S_t) + (1 - D_{t-1}) S_t`.
+
+    For 0/1 spikes this is `D_{-1} XOR parity(S_0 + ... + S_t)`, computed from a
+    cumulative sum (exact for sequences of up to 2**24 steps). The custom
+    gradient is the exact derivative of the step-by-step formula: a reverse
+    cumulative sum, `dL/dS_t = (1 - 2 S_t) * sum_{u >= t} g_u (1 - 2 D_u)`.
+
+    Args:
+        spikes: Tensor `(batch, time, units)` of 0/1 values.
+        initial_state: Optional tensor `(batch, units)`, `D_{-1}`. Zeros if None.
+
+    Returns:
+        A tensor of shape `(batch, time, units)`, `D_0 ... D_{T-1}`.
+    """
+    spikes = keras.ops.convert_to_tensor(spikes)
+    _check_sequence("spikes", spikes)
+    if initial_state is None:
+        initial_state = keras.ops.zeros_like(spikes[:, 0])
+    initial_state = keras.ops.cast(initial_state, spikes.dtype)
+    return _implementation().xor_scan(spikes, initial_state)
+
+
+__all__ = ["spike", "linear_scan", "xor_scan"]

@@ -1,0 +1,99 @@
+"""JAX implementations of the HSRU operations (native `jax.lax` primitives)."""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1,))
+def spike(x, slope):
+    return (x > 0).astype(x.dtype)
+
+
+def _spike_fwd(x, slope):
+    return spike(x, slope), x
+
+
+def _spike_bwd(slope, x, upstream):
+    return (upstream / jnp.square(1 + slope * jnp.abs(x)),)
+
+
+spike.defvjp(_spike_fwd, _spike_bwd)
+
+
+def _combine(earlier, later):
+    # Composition of two affine maps h -> a*h + b, `earlier` applied first.
+    return later[0] * earlier[0], later[0] * earlier[1] + later[1]
+
+
+def _scan(decay, inputs, reverse):
+    """h_t = decay_t * h_{t-1} + inputs_t along axis 1, starting from zero."""
+    decay = jnp.broadcast_to(decay, inputs.shape)
+    _, states = jax.lax.associative_scan(
+        _combine, (decay, inputs), axis=1, reverse=reverse
+    )
+    return states
+
+
+def _fold_initial_state(decay, inputs, initial_state):
+    first_decay = decay[:, 0] if decay.ndim == 3 else decay
+    return jnp.asarray(inputs).at[:, 0].add(first_decay * initial_state)
+
+
+@jax.custom_vjp
+def linear_scan(decay, inputs, initial_state):
+    return _scan(decay, _fold_initial_state(decay, inputs, initial_state), False)
+
+
+def _linear_scan_fwd(decay, inputs, initial_state):
+    states = linear_scan(decay, inputs, initial_state)
+    return states, (decay, states, initial_state)
+
+
+def _linear_scan_bwd(residuals, upstream):
+    decay, states, initial_state = residuals
+    if decay.ndim == 3:
+        # The adjoint at t is carried back by the decay of step t + 1.
+        next_decay = jnp.concatenate(
+            [decay[:, 1:], jnp.zeros_like(decay[:, :1])], axis=1
+        )
+    else:
+        next_decay = decay
+    adjoint = _scan(next_decay, upstream, True)
+    previous = jnp.concatenate([initial_state[:, None], states[:, :-1]], axis=1)
+    grad_decay = adjoint * previous
+    if decay.ndim == 1:
+        grad_decay = jnp.sum(grad_decay, axis=(0, 1))
+    first_decay = decay[:, 0] if decay.ndim == 3 else decay
+    return grad_decay, adjoint, first_decay * adjoint[:, 0]
+
+
+linear_scan.defvjp(_linear_scan_fwd, _linear_scan_bwd)
+
+
+def _parity_sign(spikes):
+    # Q_t = (-1) ** (number of spikes up to t), exact for up to 2**24 steps.
+    count = jnp.cumsum(spikes, axis=1)
+    return 1 - 2 * jnp.mod(count, 2)
+
+
+@jax.custom_vjp
+def xor_scan(spikes, initial_state):
+    sign = _parity_sign(spikes)
+    return sign * initial_state[:, None] + (1 - sign) / 2
+
+
+def _xor_scan_fwd(spikes, initial_state):
+    sign = _parity_sign(spikes)
+    memory = sign * initial_state[:, None] + (1 - sign) / 2
+    return memory, (spikes, memory, sign)
+
+
+def _xor_scan_bwd(residuals, upstream):
+    spikes, memory, sign = residuals
+    carried = jax.lax.cumsum(upstream * (1 - 2 * memory), axis=1, reverse=True)
+    return (1 - 2 * spikes) * carried, jnp.sum(upstream * sign, axis=1)
+
+
+xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)

@@ -1,0 +1,109 @@
+"""PyTorch implementations of the HSRU operations (native torch ops, any device)."""
+
+import torch
+
+
+class _Spike(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, slope):
+        ctx.save_for_backward(x)
+        ctx.slope = slope
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        (x,) = ctx.saved_tensors
+        return upstream / torch.square(1 + ctx.slope * torch.abs(x)), None
+
+
+def spike(x, slope):
+    return _Spike.apply(x, slope)
+
+
+def _scan(decay, inputs, reverse):
+    """h_t = decay_t * h_{t-1} + inputs_t along dim 1 (h_{t+1} if reverse), from zero.
+
+    Hillis-Steele doubling: ceil(log2 L) vectorized passes, each step folding in
+    the partial sum `shift` steps away. Powers of the decay only shrink, so this
+    is safe at any length.
+    """
+    length = inputs.shape[1]
+    constant = decay.dim() == 1
+    states = inputs
+    shift = 1
+    while shift < length:
+        if reverse:
+            head, tail = slice(None, length - shift), slice(shift, None)
+        else:
+            head, tail = slice(shift, None), slice(None, length - shift)
+        step_decay = decay if constant else decay[:, head]
+        updated = states.clone()
+        updated[:, head] += step_decay * states[:, tail]
+        states = updated
+        if shift * 2 < length:
+            if constant:
+                decay = decay * decay
+            else:
+                composed = decay.clone()
+                composed[:, head] *= decay[:, tail]
+                decay = composed
+        shift *= 2
+    return states
+
+
+def _first_decay(decay):
+    return decay[:, 0] if decay.dim() == 3 else decay
+
+
+class _LinearScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, decay, inputs, initial_state):
+        inputs = inputs.clone()
+        inputs[:, 0] += _first_decay(decay) * initial_state
+        states = _scan(decay, inputs, reverse=False)
+        ctx.save_for_backward(decay, states, initial_state)
+        return states
+
+    @staticmethod
+    def backward(ctx, upstream):
+        decay, states, initial_state = ctx.saved_tensors
+        if decay.dim() == 3:
+            # The adjoint at t is carried back by the decay of step t + 1.
+            next_decay = torch.cat([decay[:, 1:], torch.zeros_like(decay[:, :1])], 1)
+        else:
+            next_decay = decay
+        adjoint = _scan(next_decay, upstream.contiguous(), reverse=True)
+        previous = torch.cat([initial_state[:, None], states[:, :-1]], 1)
+        grad_decay = adjoint * previous
+        if decay.dim() == 1:
+            grad_decay = grad_decay.sum(dim=(0, 1))
+        return grad_decay, adjoint, _first_decay(decay) * adjoint[:, 0]
+
+
+def linear_scan(decay, inputs, initial_state):
+    return _LinearScan.apply(decay, inputs, initial_state)
+
+
+def _parity_sign(spikes):
+    # Q_t = (-1) ** (number of spikes up to t), exact for up to 2**24 steps.
+    return 1 - 2 * torch.remainder(torch.cumsum(spikes, dim=1), 2)
+
+
+class _XorScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, spikes, initial_state):
+        sign = _parity_sign(spikes)
+        memory = sign * initial_state[:, None] + (1 - sign) / 2
+        ctx.save_for_backward(spikes, memory, sign)
+        return memory
+
+    @staticmethod
+    def backward(ctx, upstream):
+        spikes, memory, sign = ctx.saved_tensors
+        weighted = upstream * (1 - 2 * memory)
+        carried = torch.flip(torch.cumsum(torch.flip(weighted, [1]), 1), [1])
+        return (1 - 2 * spikes) * carried, torch.sum(upstream * sign, dim=1)
+
+
+def xor_scan(spikes, initial_state):
+    return _XorScan.apply(spikes, initial_state)

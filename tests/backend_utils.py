@@ -1,0 +1,62 @@
+"""Gradients of a Keras layer on whichever backend is active, as NumPy arrays."""
+
+import keras
+import numpy as np
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def layer_gradients(layer, inputs, cotangents, **call_kwargs):
+    """Gradients of sum_i sum(cotangents[i] * outputs[i]) w.r.t. inputs and trainable weights.
+
+    Returns (outputs, d_inputs, [d_weight for each trainable weight]).
+    """
+    backend = keras.backend.backend()
+    inputs = np.asarray(inputs, np.float32)
+    cotangents = [np.asarray(c, np.float32) for c in cotangents]
+
+    def objective(outputs):
+        return sum(
+            keras.ops.sum(keras.ops.cast(o, "float32") * c)
+            for o, c in zip(_as_list(outputs), cotangents)
+        )
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(inputs)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, **call_kwargs)
+            loss = objective(outputs)
+        grads = tape.gradient(loss, [x] + [v.value for v in layer.trainable_variables])
+    elif backend == "jax":
+        import jax
+
+        layer(inputs, **call_kwargs)  # build
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss_fn(trainable, x):
+            outputs, _ = layer.stateless_call(trainable, non_trainable, x, **call_kwargs)
+            return objective(outputs), outputs
+
+        trainable = [v.value for v in layer.trainable_variables]
+        (_, outputs), (g_w, g_x) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
+            trainable, inputs
+        )
+        grads = [g_x] + list(g_w)
+    else:
+        import torch
+
+        x = torch.tensor(inputs, requires_grad=True)
+        layer(x, **call_kwargs)  # build before touching the weights
+        for v in layer.trainable_variables:
+            v.value.grad = None
+        outputs = layer(x, **call_kwargs)
+        objective(outputs).backward()
+        grads = [x.grad] + [v.value.grad for v in layer.trainable_variables]
+    to_numpy = keras.ops.convert_to_numpy
+    grads = [None if g is None else to_numpy(g) for g in grads]
+    return [to_numpy(o) for o in _as_list(outputs)], grads[0], grads[1:]

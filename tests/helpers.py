@@ -1,0 +1,49 @@
+"""Weights and inputs for equivalence tests: V stays clear of the threshold."""
+
+import keras
+import numpy as np
+
+import keras_hsru
+from tests import reference
+
+
+def draw_problem(rng, batch=3, length=12, input_dim=4, units=5, analog_only=False):
+    """Inputs and weights whose potentials V all sit at least `margin` from theta.
+
+    The XOR memory turns a rounding difference at |V - theta| ~ 1e-7 into a
+    flipped bit, so theta is put in the widest gap of V's values per unit
+    (V does not depend on theta).
+    """
+    x = rng.normal(size=(batch, length, input_dim)).astype(np.float32)
+    w_in = (rng.normal(size=(input_dim, units)) / np.sqrt(input_dim)).astype(np.float32)
+    b_in = rng.normal(scale=0.1, size=units).astype(np.float32)
+    tau = rng.uniform(-2, 2, size=units).astype(np.float32)
+    width = 1 if analog_only else 2
+    w_out = (rng.normal(size=(width * units, units)) / np.sqrt(width * units)).astype(np.float32)
+    b_out = rng.normal(scale=0.1, size=units).astype(np.float32)
+    if analog_only:
+        return x, [w_in, b_in, tau, w_out, b_out]
+    v = reference.potentials(x, w_in, b_in, tau)
+    theta, margin = reference.threshold_in_gaps(v)
+    assert margin.min() > 1e-4, margin
+    return x, [w_in, b_in, tau, theta.astype(np.float32), w_out, b_out]
+
+
+def rnn_layer(weights, input_dim, units, slope=5.0, cell_cls=None, **rnn_kwargs):
+    cell_cls = cell_cls or keras_hsru.HSRUCell
+    kwargs = {"surrogate_slope": slope} if cell_cls is keras_hsru.HSRUCell else {}
+    layer = keras.layers.RNN(cell_cls(units, **kwargs), **rnn_kwargs)
+    layer.build((None, None, input_dim))
+    layer.set_weights(weights)
+    return layer
+
+
+def hsru_layer(weights, input_dim, units, slope=5.0, **kwargs):
+    layer = keras_hsru.HSRU(units, surrogate_slope=slope, **kwargs)
+    layer.build((None, None, input_dim))
+    layer.set_weights(weights)
+    return layer
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)

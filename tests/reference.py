@@ -1,0 +1,125 @@
+"""A float64 NumPy implementation of the HSRU paper's equations, forward and backward.
+
+Independent of the package: plain step-by-step loops, with the analytic
+surrogate gradient written out by hand (backpropagation through time).
+"""
+
+import numpy as np
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def surrogate(x, slope):
+    return 1.0 / (1.0 + slope * np.abs(x)) ** 2
+
+
+def potentials(x, w_in, b_in, tau, v0=None):
+    """V for all steps: it does not depend on the threshold."""
+    alpha = np.exp(-softplus(tau))
+    batch, length, _ = x.shape
+    v = np.zeros((batch, w_in.shape[1])) if v0 is None else np.asarray(v0, np.float64)
+    out = np.zeros((batch, length, w_in.shape[1]))
+    for t in range(length):
+        v = alpha * v + x[:, t] @ w_in + b_in
+        out[:, t] = v
+    return out
+
+
+def threshold_in_gaps(v, margin_quantiles=(0.25, 0.75)):
+    """Per unit, a threshold in the widest gap of V's values, so no V sits near it."""
+    flat = np.sort(v.reshape(-1, v.shape[-1]), axis=0)
+    n = flat.shape[0]
+    lo, hi = int(n * margin_quantiles[0]), max(int(n * margin_quantiles[1]), int(n * margin_quantiles[0]) + 2)
+    hi = min(hi, n)
+    gaps = flat[lo + 1 : hi] - flat[lo : hi - 1]
+    index = np.argmax(gaps, axis=0) + lo
+    columns = np.arange(v.shape[-1])
+    theta = (flat[index, columns] + flat[index + 1, columns]) / 2
+    return theta, gaps.max(axis=0) / 2
+
+
+def hsru_forward(x, weights, slope, initial_state=None, mask=None, analog_only=False):
+    """Returns (outputs (B, L, H), final_states [y, V, D] or [y, V])."""
+    if analog_only:
+        w_in, b_in, tau, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
+    else:
+        w_in, b_in, tau, theta, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
+    x = np.asarray(x, np.float64)
+    batch, length, _ = x.shape
+    units = w_in.shape[1]
+    alpha = np.exp(-softplus(tau))
+    if initial_state is None:
+        initial_state = [np.zeros((batch, units))] * (2 if analog_only else 3)
+    y, v = [np.asarray(s, np.float64) for s in initial_state[:2]]
+    d = None if analog_only else np.asarray(initial_state[2], np.float64)
+    outputs = np.zeros((batch, length, units))
+    for t in range(length):
+        v_new = alpha * v + x[:, t] @ w_in + b_in
+        if analog_only:
+            y_new = np.tanh(v_new @ w_out + b_out)
+        else:
+            s = (v_new - theta > 0).astype(np.float64)
+            d_new = d * (1 - s) + (1 - d) * s
+            y_new = np.tanh(np.concatenate([v_new, d_new], -1) @ w_out + b_out)
+        keep = np.ones((batch, 1)) if mask is None else np.asarray(mask, np.float64)[:, t, None]
+        v = keep * v_new + (1 - keep) * v
+        y = keep * y_new + (1 - keep) * y
+        if not analog_only:
+            d = keep * d_new + (1 - keep) * d
+        outputs[:, t] = y
+    return outputs, ([y, v] if analog_only else [y, v, d])
+
+
+def hsru_gradients(x, weights, slope, upstream, upstream_v, upstream_d):
+    """Gradients of sum(upstream * Y) + sum(upstream_v * V_T) + sum(upstream_d * D_T).
+
+    Zero initial states, no mask. Returns (dx, [dW_in, db_in, dtau, dtheta, dW_out, db_out]).
+    """
+    w_in, b_in, tau, theta, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
+    x = np.asarray(x, np.float64)
+    batch, length, _ = x.shape
+    units = w_in.shape[1]
+    alpha = np.exp(-softplus(tau))
+    vs, ds, ss, ys = [], [], [], []
+    v = np.zeros((batch, units))
+    d = np.zeros((batch, units))
+    for t in range(length):
+        v = alpha * v + x[:, t] @ w_in + b_in
+        s = (v - theta > 0).astype(np.float64)
+        d = d * (1 - s) + (1 - d) * s
+        vs.append(v)
+        ds.append(d)
+        ss.append(s)
+        ys.append(np.tanh(np.concatenate([v, d], -1) @ w_out + b_out))
+    grads = [np.zeros_like(w) for w in (w_in, b_in, tau, theta, w_out, b_out)]
+    g_w_in, g_b_in, _, g_theta, g_w_out, g_b_out = grads
+    g_alpha = np.zeros(units)
+    dx = np.zeros_like(x)
+    carry_v = np.asarray(upstream_v, np.float64).copy()
+    carry_d = np.asarray(upstream_d, np.float64).copy()
+    for t in reversed(range(length)):
+        dz = upstream[:, t] * (1 - ys[t] ** 2)
+        g_w_out += np.concatenate([vs[t], ds[t]], -1).T @ dz
+        g_b_out += dz.sum(0)
+        dv = dz @ w_out[:units].T + carry_v
+        dd = dz @ w_out[units:].T + carry_d
+        d_prev = ds[t - 1] if t > 0 else np.zeros((batch, units))
+        v_prev = vs[t - 1] if t > 0 else np.zeros((batch, units))
+        ds_t = dd * (1 - 2 * d_prev)
+        sur = surrogate(vs[t] - theta, slope)
+        dv = dv + ds_t * sur
+        g_theta -= (ds_t * sur).sum(0)
+        g_alpha += (dv * v_prev).sum(0)
+        g_w_in += x[:, t].T @ dv
+        g_b_in += dv.sum(0)
+        dx[:, t] = dv @ w_in.T
+        carry_v = dv * alpha
+        carry_d = dd * (1 - 2 * ss[t])
+    grads[2] = g_alpha * (-alpha * sigmoid(tau))
+    return dx, grads

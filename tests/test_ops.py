@@ -1,0 +1,171 @@
+"""keras_hsru.ops on the active backend: forward values and gradients, eager and compiled."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_hsru import ops as hsru_ops
+from tests.conftest import BACKEND
+
+
+def compiled(fn):
+    """fn compiled the way each backend compiles: jax.jit, XLA tf.function, eager torch."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    return fn
+
+
+def grad_of(fn, *args):
+    """Gradients of sum(fn(*args) * weights) w.r.t. every arg, weights fixed by a seed."""
+    args = [np.asarray(a, np.float32) for a in args]
+    out_shape = np.asarray(keras.ops.convert_to_numpy(fn(*args))).shape
+    weights = np.random.default_rng(7).normal(size=out_shape).astype(np.float32)
+    if BACKEND == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(lambda *a: (fn(*a) * weights).sum(), argnums=tuple(range(len(args))))(*args)]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tensors = [tf.constant(a) for a in args]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = tf.reduce_sum(fn(*tensors) * weights)
+        return [g.numpy() for g in tape.gradient(loss, tensors)]
+    import torch
+
+    tensors = [torch.tensor(a, requires_grad=True) for a in args]
+    (fn(*tensors) * torch.tensor(weights)).sum().backward()
+    return [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_spike_forward_and_surrogate_gradient(mode):
+    x = np.array([-3.0, -0.5, -1e-6, 0.0, 1e-6, 0.25, 4.0], np.float32)
+    slope = 2.5
+
+    def fn(v):
+        return hsru_ops.spike(v, slope)
+
+    f = compiled(fn) if mode == "compiled" else fn
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(f(x)), (x > 0).astype(np.float32))
+    (grad,) = grad_of(f, x)
+    weights = np.random.default_rng(7).normal(size=x.shape)
+    np.testing.assert_allclose(grad, weights / (1 + slope * np.abs(x)) ** 2, rtol=1e-6)
+
+
+def test_spike_keeps_dtype():
+    x = keras.ops.array([-1.0, 1.0], dtype="float16")
+    assert keras.backend.standardize_dtype(hsru_ops.spike(x, 1.0).dtype) == "float16"
+
+
+@pytest.mark.parametrize("slope", [0, -1.0, float("inf"), float("nan"), "2", None, True])
+def test_spike_rejects_bad_slope(slope):
+    with pytest.raises(ValueError, match="surrogate_slope"):
+        hsru_ops.spike(np.zeros(2, np.float32), slope)
+
+
+def scan_reference(decay, inputs, initial):
+    decay = np.broadcast_to(decay, inputs.shape).astype(np.float64)
+    h = initial.astype(np.float64)
+    out = np.zeros(inputs.shape)
+    for t in range(inputs.shape[1]):
+        h = decay[:, t] * h + inputs[:, t]
+        out[:, t] = h
+    return out
+
+
+def scan_reference_grads(decay, inputs, initial, upstream):
+    """Analytic adjoint of the linear recurrence, in float64."""
+    full = np.broadcast_to(decay, inputs.shape).astype(np.float64)
+    states = scan_reference(decay, inputs, initial)
+    adjoint = np.zeros(inputs.shape)
+    carry = np.zeros(inputs.shape[::2])
+    for t in reversed(range(inputs.shape[1])):
+        carry = upstream[:, t] + carry
+        adjoint[:, t] = carry
+        carry = carry * full[:, t]
+    previous = np.concatenate([initial[:, None], states[:, :-1]], 1)
+    g_decay = adjoint * previous
+    if decay.ndim == 1:
+        g_decay = g_decay.sum((0, 1))
+    return g_decay, adjoint, full[:, 0] * adjoint[:, 0]
+
+
+@pytest.mark.parametrize("length", [1, 2, 513, 2000])
+@pytest.mark.parametrize("per_step", [False, True])
+def test_linear_scan_matches_recurrence(length, per_step, rng):
+    batch, units = 2, 3
+    decay = rng.uniform(0.2, 0.999, (batch, length, units) if per_step else (units,)).astype(np.float32)
+    inputs = rng.normal(size=(batch, length, units)).astype(np.float32)
+    initial = rng.normal(size=(batch, units)).astype(np.float32)
+    expected = scan_reference(decay, inputs, initial)
+    for f in (hsru_ops.linear_scan, compiled(hsru_ops.linear_scan)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(f(decay, inputs, initial)), expected, rtol=2e-4, atol=2e-4)
+    grads = grad_of(hsru_ops.linear_scan, decay, inputs, initial)
+    upstream = np.random.default_rng(7).normal(size=inputs.shape)
+    for got, want in zip(grads, scan_reference_grads(decay, inputs, initial, upstream)):
+        np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3 * np.abs(want).max())
+
+
+def test_linear_scan_safe_at_long_length(rng):
+    # alpha ** -t would overflow float32 long before 100,000 steps.
+    decay = np.full((2,), 0.5, np.float32)
+    inputs = np.ones((1, 100_000, 2), np.float32)
+    out = keras.ops.convert_to_numpy(hsru_ops.linear_scan(decay, inputs))
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out[0, -1], 2.0, rtol=1e-6)
+
+
+def xor_reference(spikes, initial):
+    d = initial.astype(np.float64)
+    out = np.zeros(spikes.shape)
+    for t in range(spikes.shape[1]):
+        d = d * (1 - spikes[:, t]) + (1 - d) * spikes[:, t]
+        out[:, t] = d
+    return out
+
+
+def xor_reference_grads(spikes, initial, upstream):
+    """Backpropagation through the step-by-step XOR, in float64."""
+    memory = xor_reference(spikes, initial)
+    g_spikes = np.zeros(spikes.shape)
+    carry = np.zeros(initial.shape)
+    for t in reversed(range(spikes.shape[1])):
+        carry = carry + upstream[:, t]
+        previous = memory[:, t - 1] if t > 0 else initial
+        g_spikes[:, t] = carry * (1 - 2 * previous)
+        carry = carry * (1 - 2 * spikes[:, t])
+    return g_spikes, carry
+
+
+@pytest.mark.parametrize("length", [1, 2, 513, 2000])
+@pytest.mark.parametrize("initial_kind", ["binary", "fractional"])
+def test_xor_scan_matches_step_xor_and_its_gradient(length, initial_kind, rng):
+    spikes = (rng.uniform(size=(2, length, 3)) < 0.3).astype(np.float32)
+    if initial_kind == "binary":
+        initial = (rng.uniform(size=(2, 3)) < 0.5).astype(np.float32)
+    else:
+        initial = rng.uniform(size=(2, 3)).astype(np.float32)
+    expected = xor_reference(spikes, initial)
+    for f in (hsru_ops.xor_scan, compiled(hsru_ops.xor_scan)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(f(spikes, initial)), expected, atol=1e-6)
+    grads = grad_of(hsru_ops.xor_scan, spikes, initial)
+    upstream = np.random.default_rng(7).normal(size=spikes.shape)
+    for got, want in zip(grads, xor_reference_grads(spikes, initial, upstream)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+
+
+def test_scans_reject_wrong_rank():
+    with pytest.raises(ValueError, match="inputs.shape=\\(2, 3\\)"):
+        hsru_ops.linear_scan(np.ones(3, np.float32), np.ones((2, 3), np.float32))
+    with pytest.raises(ValueError, match="decay.shape=\\(2, 3\\)"):
+        hsru_ops.linear_scan(np.ones((2, 3), np.float32), np.ones((2, 4, 3), np.float32))
+    with pytest.raises(ValueError, match="spikes.shape=\\(3,\\)"):
+        hsru_ops.xor_scan(np.ones(3, np.float32))
