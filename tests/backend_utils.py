@@ -19,7 +19,7 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
 
     def objective(outputs):
         return sum(
-            keras.ops.sum(keras.ops.cast(o, "float32") * c)
+            keras.ops.sum(keras.ops.cast(o, "float32") * keras.ops.convert_to_tensor(c))
             for o, c in zip(_as_list(outputs), cotangents)
         )
 
@@ -57,6 +57,7 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
         outputs = layer(x, **call_kwargs)
         objective(outputs).backward()
         grads = [x.grad] + [v.value.grad for v in layer.trainable_variables]
+        outputs = [o.detach() for o in _as_list(outputs)]
     to_numpy = keras.ops.convert_to_numpy
     grads = [None if g is None else to_numpy(g) for g in grads]
     return [to_numpy(o) for o in _as_list(outputs)], grads[0], grads[1:]

@@ -7,14 +7,16 @@ import keras_hsru
 from tests import reference
 
 
-def draw_problem(rng, batch=3, length=12, input_dim=4, units=5, analog_only=False):
+def draw_problem(rng, batch=3, length=12, input_dim=4, units=5, analog_only=False, x=None):
     """Inputs and weights whose potentials V all sit at least `margin` from theta.
 
     The XOR memory turns a rounding difference at |V - theta| ~ 1e-7 into a
     flipped bit, so theta is put in the widest gap of V's values per unit
     (V does not depend on theta).
     """
-    x = rng.normal(size=(batch, length, input_dim)).astype(np.float32)
+    if x is None:
+        x = rng.normal(size=(batch, length, input_dim)).astype(np.float32)
+    input_dim = x.shape[-1]
     w_in = (rng.normal(size=(input_dim, units)) / np.sqrt(input_dim)).astype(np.float32)
     b_in = rng.normal(scale=0.1, size=units).astype(np.float32)
     tau = rng.uniform(-2, 2, size=units).astype(np.float32)
@@ -29,20 +31,30 @@ def draw_problem(rng, batch=3, length=12, input_dim=4, units=5, analog_only=Fals
     return x, [w_in, b_in, tau, theta.astype(np.float32), w_out, b_out]
 
 
-def rnn_layer(weights, input_dim, units, slope=5.0, cell_cls=None, **rnn_kwargs):
+def rnn_layer(weights, input_dim, units, slope=5.0, cell_cls=None, batch_size=None, **rnn_kwargs):
     cell_cls = cell_cls or keras_hsru.HSRUCell
     kwargs = {"surrogate_slope": slope} if cell_cls is keras_hsru.HSRUCell else {}
     layer = keras.layers.RNN(cell_cls(units, **kwargs), **rnn_kwargs)
-    layer.build((None, None, input_dim))
+    layer.build((batch_size, None, input_dim))
     layer.set_weights(weights)
     return layer
 
 
-def hsru_layer(weights, input_dim, units, slope=5.0, **kwargs):
+def hsru_layer(weights, input_dim, units, slope=5.0, batch_size=None, **kwargs):
     layer = keras_hsru.HSRU(units, surrogate_slope=slope, **kwargs)
-    layer.build((None, None, input_dim))
+    layer.build((batch_size, None, input_dim))
     layer.set_weights(weights)
     return layer
+
+
+KINDS = ("cell", "hsru")
+
+
+def make_layer(kind, weights, input_dim, units, **kwargs):
+    """`RNN(HSRUCell)` ("cell") or the whole-sequence `HSRU` ("hsru") with these weights."""
+    if kind == "cell":
+        return rnn_layer(weights, input_dim, units, **kwargs)
+    return hsru_layer(weights, input_dim, units, **kwargs)
 
 
 def numpy(x):
