@@ -1,0 +1,78 @@
+"""HSRU's whole-sequence computation equals RNN(HSRUCell) at any length, and scales."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_hsru
+from tests import reference
+from tests.backend_utils import layer_gradients
+from tests.conftest import BACKEND
+from tests.helpers import draw_problem, hsru_layer, numpy, rnn_layer
+
+
+@pytest.mark.parametrize("length", [1, 2, 513, 2000])
+def test_equals_step_loop_and_reference(length, rng):
+    x, weights = draw_problem(rng, batch=2, length=length, input_dim=3, units=4)
+    cot = np.random.default_rng(2)
+    cotangents = [cot.normal(size=(2, length, 4))] + [cot.normal(size=(2, 4)) for _ in range(3)]
+    results = []
+    for make in (rnn_layer, hsru_layer):
+        layer = make(weights, 3, 4, return_sequences=True, return_state=True)
+        results.append(layer_gradients(layer, x, cotangents))
+    (loop_out, loop_dx, loop_dw), (scan_out, scan_dx, scan_dw) = results
+    ref_out, ref_states = reference.hsru_forward(x, weights, 5.0)
+    for got, want, loop in zip(scan_out, [ref_out, *ref_states], loop_out):
+        np.testing.assert_allclose(got, want, atol=2e-4 * max(1, np.abs(want).max()))
+        np.testing.assert_allclose(got, loop, atol=2e-4 * max(1, np.abs(want).max()))
+    upstream = cotangents[0].copy()
+    upstream[:, -1] += cotangents[1]
+    ref_dx, ref_dw = reference.hsru_gradients(x, weights, 5.0, upstream, cotangents[2], cotangents[3])
+    scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
+    np.testing.assert_allclose(scan_dx, ref_dx, atol=scale(ref_dx))
+    np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(ref_dx))
+    for got, loop, want in zip(scan_dw, loop_dw, ref_dw):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=scale(want))
+        np.testing.assert_allclose(got, loop, rtol=1e-3, atol=scale(want))
+
+
+def test_implementation_loop_is_the_keras_rnn_loop(rng):
+    x, weights = draw_problem(rng)
+    scan = hsru_layer(weights, 4, 5, return_sequences=True, implementation="scan")
+    loop = hsru_layer(weights, 4, 5, return_sequences=True, implementation="loop")
+    np.testing.assert_allclose(numpy(scan(x)), numpy(loop(x)), atol=1e-5)
+
+
+def test_set_weights_from_rnn_cell(rng):
+    x, weights = draw_problem(rng)
+    source = rnn_layer(weights, 4, 5)
+    target = keras_hsru.HSRU(5)
+    target.build((None, None, 4))
+    target.set_weights(source.get_weights())
+    np.testing.assert_allclose(numpy(target(x)), numpy(source(x)), atol=1e-5)
+
+
+def test_hundred_thousand_steps_forward_and_backward_finite():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 100_000, 2)).astype(np.float32)
+    layer = keras_hsru.HSRU(4, return_sequences=True, tau_initializer=keras.initializers.Constant(-6.0))
+    layer.build((None, None, 2))
+    outputs, dx, dw = layer_gradients(layer, x, [np.ones((1, 100_000, 4), np.float32)])
+    assert np.all(np.isfinite(outputs[0]))
+    assert np.all(np.isfinite(dx)) and all(np.all(np.isfinite(g)) for g in dw)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True] if BACKEND != "torch" else [False])
+def test_any_length_in_a_compiled_model(jit_compile):
+    inputs = keras.Input((None, 2))
+    outputs = keras.layers.Dense(1)(keras_hsru.HSRU(4)(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse", jit_compile=jit_compile)
+    rng = np.random.default_rng(0)
+    for length in (5, 17, 64):
+        x = rng.normal(size=(8, length, 2)).astype(np.float32)
+        loss = model.train_on_batch(x, np.zeros((8, 1), np.float32))
+        assert np.isfinite(loss)
+        reference_model = keras.Sequential([keras.Input((None, 2)), keras.layers.RNN(keras_hsru.HSRUCell(4)), keras.layers.Dense(1)])
+        reference_model.set_weights(model.get_weights())
+        np.testing.assert_allclose(model.predict(x, verbose=0), numpy(reference_model(x)), atol=1e-4)

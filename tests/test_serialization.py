@@ -1,0 +1,84 @@
+"""Configs, .keras round trips (safe_mode=True), and files saved by another backend."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_hsru
+from tests.conftest import BACKEND
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, 3))
+    fast = keras_hsru.HSRU(4, return_sequences=True, surrogate_slope=3.0, dropout=0.1, seed=2)(inputs)
+    looped = keras.layers.RNN(keras_hsru.HSRUCell(5, tau_regularizer="l2"), return_sequences=True)(fast)
+    analog = keras.layers.RNN(keras_hsru.AnalogOnlyCell(2))(looped)
+    return keras.Model(inputs, analog)
+
+
+def probe_inputs():
+    return np.random.default_rng(11).normal(size=(2, 9, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: keras_hsru.HSRUCell(3, surrogate_slope=2.0, dropout=0.2, seed=4, threshold_constraint="non_neg"),
+        lambda: keras_hsru.AnalogOnlyCell(3, input_regularizer="l1"),
+        lambda: keras_hsru.HSRU(3, return_state=True, go_backwards=True, implementation="loop"),
+    ],
+)
+def test_get_config_round_trip(layer):
+    original = layer()
+    config = original.get_config()
+    restored = original.__class__.from_config(config)
+    assert restored.get_config() == config
+    json.dumps(keras.saving.serialize_keras_object(original))
+
+
+def test_hsru_exposes_cell_arguments():
+    layer = keras_hsru.HSRU(7, surrogate_slope=2.5, dropout=0.25)
+    assert (layer.units, layer.surrogate_slope, layer.dropout) == (7, 2.5, 0.25)
+    assert isinstance(layer.cell, keras_hsru.HSRUCell)
+
+
+def test_keras_file_round_trip_in_safe_mode(tmp_path):
+    model = build_model()
+    x = probe_inputs()
+    expected = keras.ops.convert_to_numpy(model(x))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)), expected, atol=1e-6)
+    assert [(w.name, w.shape) for w in restored.weights] == [(w.name, w.shape) for w in model.weights]
+
+
+SAVE_SCRIPT = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from tests.test_serialization import build_model, probe_inputs
+import keras
+model = build_model()
+model.save({path!r})
+np.save({expected!r}, keras.ops.convert_to_numpy(model(probe_inputs())))
+"""
+
+
+@pytest.mark.parametrize("other", [b for b in ("jax", "tensorflow", "torch") if b != BACKEND])
+def test_loads_file_saved_by_other_backend(other, tmp_path):
+    path, expected = str(tmp_path / f"{other}.keras"), str(tmp_path / f"{other}.npy")
+    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    script = SAVE_SCRIPT.format(root=ROOT, path=path, expected=expected)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(probe_inputs())), np.load(expected), atol=1e-5
+    )
