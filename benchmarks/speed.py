@@ -1,0 +1,237 @@
+"""Train-step and forward speed of HSRU against RNN(HSRUCell), LSTM and GRU.
+
+Times, on the current backend (KERAS_BACKEND) and device, one optimizer step
+(`train_on_batch`: forward, backward, AdamW update) and one forward pass
+(`predict_on_batch`) for each layer and sequence length, all in one run, and
+prints medians and ratios to HSRU. A configuration whose first step takes longer
+than `--skip-after` seconds is reported as skipped, with longer sequences of
+that layer skipped too. On a GPU it prints beside each HSRU time the lower
+bound max(FLOPs / matmul rate, bytes / bandwidth), both rates measured in the
+same run. Writes everything as JSON.
+
+    KERAS_BACKEND=jax python benchmarks/speed.py --json results/speed-cpu-jax.json
+    KERAS_BACKEND=torch python benchmarks/speed.py --batch 64 --features 64 --units 256 \\
+        --lengths 4096 --json results/speed-gpu-torch.json
+"""
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import time
+
+import keras
+import numpy as np
+
+import keras_hsru
+
+LAYERS = {
+    "HSRU": lambda units: keras_hsru.HSRU(units, return_sequences=True),
+    "RNN(HSRUCell)": lambda units: keras.layers.RNN(keras_hsru.HSRUCell(units), return_sequences=True),
+    "LSTM": lambda units: keras.layers.LSTM(units, return_sequences=True),
+    "GRU": lambda units: keras.layers.GRU(units, return_sequences=True),
+}
+
+
+def device_name():
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return device.device_kind if device.platform == "gpu" else "cpu"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return gpus[0].name if gpus else "cpu"
+
+
+def synchronize(value):
+    """Block until the device has produced `value`."""
+    keras.ops.convert_to_numpy(value if not isinstance(value, (list, tuple)) else value[0])
+
+
+def reset_peak_memory():
+    if keras.backend.backend() == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_bytes():
+    """Peak device memory on GPU (torch: since the last reset; JAX: since start); else peak RSS."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.max_memory_allocated()
+    if backend == "jax":
+        import jax
+
+        stats = jax.devices()[0].memory_stats() or {}
+        if "peak_bytes_in_use" in stats:
+            return stats["peak_bytes_in_use"]
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def median_seconds(fn, repeats, warmup=2):
+    first = time.perf_counter()
+    synchronize(fn())
+    first = time.perf_counter() - first
+    for _ in range(warmup - 1):
+        synchronize(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        synchronize(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), first
+
+
+def measure_device_rates(size=8192, bytes_=1 << 30):
+    """Achieved matmul FLOP/s (float32, backend defaults) and copy bandwidth, for the bounds."""
+    a = keras.random.normal((size, size))
+    matmul = median_seconds(lambda: keras.ops.matmul(a, a), repeats=5)[0]
+    x = keras.ops.zeros((bytes_ // 4,))
+    copy = median_seconds(lambda: x + 1.0, repeats=5)[0]
+    return 2 * size**3 / matmul, 2 * bytes_ / copy
+
+
+def lower_bound_seconds(batch, length, features, units, flops_rate, bandwidth, train):
+    # Projections: x W_in (features x units) and [V, D] W_out (2 units x units);
+    # forward 2 FLOPs per multiply-add, backward twice that.
+    flops = (6 if train else 2) * batch * length * units * (features + 2 * units)
+    # Forward reads x and writes V, D, y; backward reads dy, V, D, x and writes dx.
+    values = batch * length * ((2 * features + 6 * units) if train else (features + 3 * units))
+    return max(flops / flops_rate, 4 * values / bandwidth), flops, 4 * values
+
+
+def run(args):
+    rng = np.random.default_rng(0)
+    on_gpu = device_name() != "cpu"
+    rates = measure_device_rates() if on_gpu else None
+    results = []
+    skipped_layers = {}
+    for length in args.lengths:
+        x = rng.normal(size=(args.batch, length, args.features)).astype("float32")
+        y = rng.normal(size=(args.batch, 1)).astype("float32")
+        for name in args.layers:
+            row = {"layer": name, "length": length}
+            if name in skipped_layers:
+                row["skipped"] = skipped_layers[name]
+                results.append(row)
+                continue
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential(
+                [
+                    keras.Input((length, args.features)),
+                    LAYERS[name](args.units),
+                    keras.layers.GlobalAveragePooling1D(),
+                    keras.layers.Dense(1),
+                ]
+            )
+            model.compile(keras.optimizers.AdamW(1e-3, global_clipnorm=1.0), "mse")
+            reset_peak_memory()
+            start = time.perf_counter()
+            synchronize(model.train_on_batch(x, y))
+            first = time.perf_counter() - start
+            if first > args.skip_after:
+                reason = f"first train step (with compilation) took {first:.1f} s at L={length}"
+                skipped_layers[name] = reason
+                row["skipped"] = reason
+                results.append(row)
+                print(f"{name:14s} L={length:6d}  skipped: {reason}", flush=True)
+                continue
+            row["train_s"], _ = median_seconds(lambda: model.train_on_batch(x, y), args.repeats)
+            row["forward_s"], _ = median_seconds(lambda: model.predict_on_batch(x), args.repeats)
+            row["peak_memory_bytes"] = peak_memory_bytes()
+            if rates and name == "HSRU":
+                for mode in ("train", "forward"):
+                    bound, flops, moved = lower_bound_seconds(
+                        args.batch, length, args.features, args.units, *rates, mode == "train"
+                    )
+                    row[f"{mode}_lower_bound_s"] = bound
+                    row[f"{mode}_flops"] = flops
+                    row[f"{mode}_bytes"] = moved
+            results.append(row)
+            print(
+                f"{name:14s} L={length:6d}  train {row['train_s'] * 1e3:9.2f} ms  "
+                f"forward {row['forward_s'] * 1e3:9.2f} ms",
+                flush=True,
+            )
+    return results, rates
+
+
+def print_table(results, args):
+    by_key = {(r["layer"], r["length"]): r for r in results}
+    print()
+    print(
+        f"backend {keras.backend.backend()}, device {device_name()}, B={args.batch}, "
+        f"Din={args.features}, H={args.units}; medians of {args.repeats}"
+    )
+    header = f"{'layer':14s} {'L':>6s} {'train ms':>10s} {'fwd ms':>10s} {'train x HSRU':>13s} {'fwd x HSRU':>11s}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        if "skipped" in r:
+            print(f"{r['layer']:14s} {r['length']:6d}  skipped: {r['skipped']}")
+            continue
+        base = by_key.get(("HSRU", r["length"]), {})
+        ratio = lambda key: r[key] / base[key] if key in base else float("nan")  # noqa: E731
+        line = (
+            f"{r['layer']:14s} {r['length']:6d} {r['train_s'] * 1e3:10.2f} {r['forward_s'] * 1e3:10.2f} "
+            f"{ratio('train_s'):13.2f} {ratio('forward_s'):11.2f}"
+        )
+        if "train_lower_bound_s" in r:
+            line += (
+                f"   bound: train {r['train_lower_bound_s'] * 1e3:.2f} ms "
+                f"({r['train_s'] / r['train_lower_bound_s']:.1f}x), "
+                f"fwd {r['forward_lower_bound_s'] * 1e3:.2f} ms "
+                f"({r['forward_s'] / r['forward_lower_bound_s']:.1f}x)"
+            )
+        print(line)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--features", type=int, default=16)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096, 16384])
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-after", type=float, default=30.0, help="seconds")
+    parser.add_argument("--json", help="write results to this file")
+    args = parser.parse_args()
+    for name, value in (("batch", args.batch), ("features", args.features), ("units", args.units), ("repeats", args.repeats)):
+        if value <= 0:
+            raise ValueError(f"--{name} must be a positive integer. Received: {name}={value}")
+    results, rates = run(args)
+    print_table(results, args)
+    if args.json:
+        report = {
+            "backend": keras.backend.backend(),
+            "device": device_name(),
+            "keras": keras.__version__,
+            "python": platform.python_version(),
+            "batch": args.batch,
+            "features": args.features,
+            "units": args.units,
+            "repeats": args.repeats,
+            "matmul_flops_per_s": rates[0] if rates else None,
+            "bandwidth_bytes_per_s": rates[1] if rates else None,
+            "results": results,
+        }
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
