@@ -13,5 +13,9 @@ scan = keras_hsru.HSRU(16, return_sequences=True)
 scan.build((None, None, 8))
 scan.set_weights(loop.get_weights())
 a, b = keras.ops.convert_to_numpy(loop(x)), keras.ops.convert_to_numpy(scan(x))
-print("device check: outputs max |scan - loop| =", float(np.abs(a - b).max()),
-      "; fraction of outputs within 1e-4:", float((np.abs(a - b) < 1e-4).mean()))
+print(
+    "device check: outputs max |scan - loop| =",
+    float(np.abs(a - b).max()),
+    "; fraction of outputs within 1e-4:",
+    float((np.abs(a - b) < 1e-4).mean()),
+)

@@ -15,6 +15,7 @@ same run. Writes everything as JSON.
 """
 
 import argparse
+import functools
 import json
 import platform
 import resource
@@ -28,7 +29,9 @@ import keras_hsru
 
 LAYERS = {
     "HSRU": lambda units: keras_hsru.HSRU(units, return_sequences=True),
-    "RNN(HSRUCell)": lambda units: keras.layers.RNN(keras_hsru.HSRUCell(units), return_sequences=True),
+    "RNN(HSRUCell)": lambda units: keras.layers.RNN(
+        keras_hsru.HSRUCell(units), return_sequences=True
+    ),
     "LSTM": lambda units: keras.layers.LSTM(units, return_sequences=True),
     "GRU": lambda units: keras.layers.GRU(units, return_sequences=True),
 }
@@ -52,8 +55,11 @@ def device_name():
 
 
 def synchronize(value):
-    """Block until the device has produced `value`."""
-    keras.ops.convert_to_numpy(value if not isinstance(value, (list, tuple)) else value[0])
+    """Block until the device has produced `value` (copying back one number only)."""
+    if isinstance(value, (list, tuple)):
+        value = value[0]
+    if not isinstance(value, (float, np.ndarray, np.floating)):
+        keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.reshape(value, (-1,))[:1]))
 
 
 def reset_peak_memory():
@@ -149,8 +155,10 @@ def run(args):
                 results.append(row)
                 print(f"{name:14s} L={length:6d}  skipped: {reason}", flush=True)
                 continue
-            row["train_s"], _ = median_seconds(lambda: model.train_on_batch(x, y), args.repeats)
-            row["forward_s"], _ = median_seconds(lambda: model.predict_on_batch(x), args.repeats)
+            train_step = functools.partial(model.train_on_batch, x, y)
+            forward = functools.partial(model.predict_on_batch, x)
+            row["train_s"], _ = median_seconds(train_step, args.repeats)
+            row["forward_s"], _ = median_seconds(forward, args.repeats)
             row["peak_memory_bytes"] = peak_memory_bytes()
             if rates and name == "HSRU":
                 for mode in ("train", "forward"):
@@ -184,7 +192,10 @@ def print_table(results, args):
             print(f"{r['layer']:14s} {r['length']:6d}  skipped: {r['skipped']}")
             continue
         base = by_key.get(("HSRU", r["length"]), {})
-        ratio = lambda key: r[key] / base[key] if key in base else float("nan")  # noqa: E731
+
+        def ratio(key, r=r, base=base):
+            return r[key] / base[key] if key in base else float("nan")
+
         line = (
             f"{r['layer']:14s} {r['length']:6d} {r['train_s'] * 1e3:10.2f} {r['forward_s'] * 1e3:10.2f} "
             f"{ratio('train_s'):13.2f} {ratio('forward_s'):11.2f}"
@@ -200,7 +211,9 @@ def print_table(results, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--features", type=int, default=16)
     parser.add_argument("--units", type=int, default=128)
@@ -210,7 +223,12 @@ def main():
     parser.add_argument("--skip-after", type=float, default=30.0, help="seconds")
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
-    for name, value in (("batch", args.batch), ("features", args.features), ("units", args.units), ("repeats", args.repeats)):
+    for name, value in (
+        ("batch", args.batch),
+        ("features", args.features),
+        ("units", args.units),
+        ("repeats", args.repeats),
+    ):
         if value <= 0:
             raise ValueError(f"--{name} must be a positive integer. Received: {name}={value}")
     results, rates = run(args)

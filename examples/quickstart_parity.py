@@ -23,7 +23,9 @@ def parity_batch(rng, count, length):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--length", type=int, default=10, help="sequence length")
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=8)
@@ -66,7 +68,9 @@ def main():
         "test_sequences": 2000,
         "test_accuracy": float(test_accuracy),
     }
-    print(f"parity at L={args.length}, {keras.backend.backend()}: test accuracy {test_accuracy:.4f} on 2000 fresh sequences")
+    print(
+        f"parity at L={args.length}, {keras.backend.backend()}: test accuracy {test_accuracy:.4f} on 2000 fresh sequences"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -35,7 +35,10 @@ def threshold_in_gaps(v, margin_quantiles=(0.25, 0.75)):
     """Per unit, a threshold in the widest gap of V's values, so no V sits near it."""
     flat = np.sort(v.reshape(-1, v.shape[-1]), axis=0)
     n = flat.shape[0]
-    lo, hi = int(n * margin_quantiles[0]), max(int(n * margin_quantiles[1]), int(n * margin_quantiles[0]) + 2)
+    lo, hi = (
+        int(n * margin_quantiles[0]),
+        max(int(n * margin_quantiles[1]), int(n * margin_quantiles[0]) + 2),
+    )
     hi = min(hi, n)
     gaps = flat[lo + 1 : hi] - flat[lo : hi - 1]
     index = np.argmax(gaps, axis=0) + lo

@@ -27,7 +27,9 @@ def test_equals_step_loop_and_reference(length, rng):
         np.testing.assert_allclose(got, loop, atol=2e-4 * max(1, np.abs(want).max()))
     upstream = cotangents[0].copy()
     upstream[:, -1] += cotangents[1]
-    ref_dx, ref_dw = reference.hsru_gradients(x, weights, 5.0, upstream, cotangents[2], cotangents[3])
+    ref_dx, ref_dw = reference.hsru_gradients(
+        x, weights, 5.0, upstream, cotangents[2], cotangents[3]
+    )
     scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
     np.testing.assert_allclose(scan_dx, ref_dx, atol=scale(ref_dx))
     np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(ref_dx))
@@ -55,7 +57,9 @@ def test_set_weights_from_rnn_cell(rng):
 def test_hundred_thousand_steps_forward_and_backward_finite():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1, 100_000, 2)).astype(np.float32)
-    layer = keras_hsru.HSRU(4, return_sequences=True, tau_initializer=keras.initializers.Constant(-6.0))
+    layer = keras_hsru.HSRU(
+        4, return_sequences=True, tau_initializer=keras.initializers.Constant(-6.0)
+    )
     layer.build((None, None, 2))
     outputs, dx, dw = layer_gradients(layer, x, [np.ones((1, 100_000, 4), np.float32)])
     assert np.all(np.isfinite(outputs[0]))
@@ -73,6 +77,14 @@ def test_any_length_in_a_compiled_model(jit_compile):
         x = rng.normal(size=(8, length, 2)).astype(np.float32)
         loss = model.train_on_batch(x, np.zeros((8, 1), np.float32))
         assert np.isfinite(loss)
-        reference_model = keras.Sequential([keras.Input((None, 2)), keras.layers.RNN(keras_hsru.HSRUCell(4)), keras.layers.Dense(1)])
+        reference_model = keras.Sequential(
+            [
+                keras.Input((None, 2)),
+                keras.layers.RNN(keras_hsru.HSRUCell(4)),
+                keras.layers.Dense(1),
+            ]
+        )
         reference_model.set_weights(model.get_weights())
-        np.testing.assert_allclose(model.predict(x, verbose=0), numpy(reference_model(x)), atol=1e-4)
+        np.testing.assert_allclose(
+            model.predict(x, verbose=0), numpy(reference_model(x)), atol=1e-4
+        )

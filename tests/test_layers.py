@@ -67,7 +67,9 @@ def test_right_padded_mask_equals_cut_sequences(kind, rng):
     for i, n in enumerate(lengths):
         ref_out, (ref_y, ref_v, ref_d) = reference.hsru_forward(x[i : i + 1, :n], weights, SLOPE)
         np.testing.assert_allclose(outputs[i, :n], ref_out[0], atol=ATOL)
-        np.testing.assert_allclose(outputs[i, n:], np.broadcast_to(ref_y[0], (10 - n, 5)), atol=ATOL)
+        np.testing.assert_allclose(
+            outputs[i, n:], np.broadcast_to(ref_y[0], (10 - n, 5)), atol=ATOL
+        )
         np.testing.assert_allclose(y[i], ref_y[0], atol=ATOL)
         np.testing.assert_allclose(v[i], ref_v[0], atol=ATOL)
         np.testing.assert_array_equal(d[i], ref_d[0])
@@ -135,7 +137,9 @@ def test_unroll_matches_reference(rng):
     x, weights = draw_problem(rng, length=7)
     layer = make_layer("cell", weights, 4, 5, unroll=True, return_sequences=True)
     model = keras.Sequential([keras.Input((7, 4)), layer])
-    np.testing.assert_allclose(numpy(model(x)), reference.hsru_forward(x, weights, SLOPE)[0], atol=ATOL)
+    np.testing.assert_allclose(
+        numpy(model(x)), reference.hsru_forward(x, weights, SLOPE)[0], atol=ATOL
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -162,7 +166,10 @@ def test_stacked_cells_match_chained_reference(rng):
     hidden, _ = reference.hsru_forward(x, first, SLOPE)
     _, second = draw_problem(rng, x=hidden.astype(np.float32), units=3)
     layer = keras.layers.RNN(
-        [keras_hsru.HSRUCell(5, surrogate_slope=SLOPE), keras_hsru.HSRUCell(3, surrogate_slope=SLOPE)],
+        [
+            keras_hsru.HSRUCell(5, surrogate_slope=SLOPE),
+            keras_hsru.HSRUCell(3, surrogate_slope=SLOPE),
+        ],
         return_sequences=True,
     )
     layer.build((None, None, 4))
@@ -177,7 +184,11 @@ def test_analog_only_cell_forward_and_gradients(rng):
     layer.build((None, None, 4))
     layer.set_weights(weights)
     assert [w.name for w in layer.weights] == [
-        "input_kernel", "input_bias", "tau", "output_kernel", "output_bias"
+        "input_kernel",
+        "input_bias",
+        "tau",
+        "output_kernel",
+        "output_bias",
     ]
     ref_out, (ref_y, ref_v) = reference.hsru_forward(x, weights, None, analog_only=True)
     outputs, y, v = [numpy(t) for t in layer(x)]
@@ -221,7 +232,9 @@ def test_dropout_applies_only_in_training(kind, rng):
     layer.build((None, None, 4))
     layer.set_weights(weights)
     inference = numpy(layer(x, training=False))
-    np.testing.assert_allclose(inference, reference.hsru_forward(x, weights, SLOPE)[0][:, -1], atol=ATOL)
+    np.testing.assert_allclose(
+        inference, reference.hsru_forward(x, weights, SLOPE)[0][:, -1], atol=ATOL
+    )
     assert not np.allclose(numpy(layer(x, training=True)), inference)
 
 
@@ -232,7 +245,9 @@ def test_fit_lowers_loss(kind):
     x = rng.integers(0, 2, (256, 7, 1)).astype(np.float32)
     y = (x.sum((1, 2)) > 3.5).astype(np.float32)
     layer = keras.layers.RNN(keras_hsru.HSRUCell(8)) if kind == "cell" else keras_hsru.HSRU(8)
-    model = keras.Sequential([keras.Input((None, 1)), layer, keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [keras.Input((None, 1)), layer, keras.layers.Dense(1, activation="sigmoid")]
+    )
     model.compile(keras.optimizers.AdamW(1e-2, global_clipnorm=1.0), "binary_crossentropy")
     history = model.fit(x, y, batch_size=32, epochs=6, verbose=0)
     losses = history.history["loss"]

@@ -16,7 +16,9 @@ POLICIES = ["mixed_float16", "mixed_bfloat16"]
 def test_policy_is_honoured(kind, policy, rng):
     x, weights = draw_problem(rng, length=10)
     if kind == "cell":
-        layer = keras.layers.RNN(keras_hsru.HSRUCell(5, dtype=policy), return_sequences=True, dtype=policy)
+        layer = keras.layers.RNN(
+            keras_hsru.HSRUCell(5, dtype=policy), return_sequences=True, dtype=policy
+        )
     else:
         layer = keras_hsru.HSRU(5, return_sequences=True, dtype=policy)
     layer.build((None, None, 4))
@@ -42,8 +44,14 @@ def test_whole_sequence_potential_integrates_in_float32():
     layer = keras_hsru.HSRU(units, return_state=True, dtype="mixed_float16")
     layer.build((None, None, 1))
     w_in = np.full((1, units), 1e-3, np.float32)
-    weights = [w_in, np.zeros(units), np.full(units, -10.0), np.full(units, 1e6),
-               np.zeros((2 * units, units)), np.zeros(units)]
+    weights = [
+        w_in,
+        np.zeros(units),
+        np.full(units, -10.0),
+        np.full(units, 1e6),
+        np.zeros((2 * units, units)),
+        np.zeros(units),
+    ]
     layer.set_weights([np.asarray(w, np.float32) for w in weights])
     x = np.ones((1, length, 1), np.float32)
     _, _, v, _ = layer(x)
@@ -58,7 +66,13 @@ def test_trains_under_mixed_precision(kind):
     x = rng.integers(0, 2, (128, 7, 1)).astype(np.float32)
     y = (x.sum((1, 2)) > 3.5).astype(np.float32)
     layer = keras.layers.RNN(keras_hsru.HSRUCell(8)) if kind == "cell" else keras_hsru.HSRU(8)
-    model = keras.Sequential([keras.Input((None, 1)), layer, keras.layers.Dense(1, activation="sigmoid", dtype="float32")])
+    model = keras.Sequential(
+        [
+            keras.Input((None, 1)),
+            layer,
+            keras.layers.Dense(1, activation="sigmoid", dtype="float32"),
+        ]
+    )
     model.compile(keras.optimizers.AdamW(1e-2, global_clipnorm=1.0), "binary_crossentropy")
     losses = model.fit(x, y, batch_size=32, epochs=4, verbose=0).history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]

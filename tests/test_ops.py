@@ -29,7 +29,12 @@ def grad_of(fn, *args):
     if BACKEND == "jax":
         import jax
 
-        return [np.asarray(g) for g in jax.grad(lambda *a: (fn(*a) * weights).sum(), argnums=tuple(range(len(args))))(*args)]
+        return [
+            np.asarray(g)
+            for g in jax.grad(lambda *a: (fn(*a) * weights).sum(), argnums=tuple(range(len(args))))(
+                *args
+            )
+        ]
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
@@ -102,12 +107,16 @@ def scan_reference_grads(decay, inputs, initial, upstream):
 @pytest.mark.parametrize("per_step", [False, True])
 def test_linear_scan_matches_recurrence(length, per_step, rng):
     batch, units = 2, 3
-    decay = rng.uniform(0.2, 0.999, (batch, length, units) if per_step else (units,)).astype(np.float32)
+    decay = rng.uniform(0.2, 0.999, (batch, length, units) if per_step else (units,)).astype(
+        np.float32
+    )
     inputs = rng.normal(size=(batch, length, units)).astype(np.float32)
     initial = rng.normal(size=(batch, units)).astype(np.float32)
     expected = scan_reference(decay, inputs, initial)
     for f in (hsru_ops.linear_scan, compiled(hsru_ops.linear_scan)):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(f(decay, inputs, initial)), expected, rtol=2e-4, atol=2e-4)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(f(decay, inputs, initial)), expected, rtol=2e-4, atol=2e-4
+        )
     grads = grad_of(hsru_ops.linear_scan, decay, inputs, initial)
     upstream = np.random.default_rng(7).normal(size=inputs.shape)
     for got, want in zip(grads, scan_reference_grads(decay, inputs, initial, upstream)):
@@ -155,7 +164,9 @@ def test_xor_scan_matches_step_xor_and_its_gradient(length, initial_kind, rng):
         initial = rng.uniform(size=(2, 3)).astype(np.float32)
     expected = xor_reference(spikes, initial)
     for f in (hsru_ops.xor_scan, compiled(hsru_ops.xor_scan)):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(f(spikes, initial)), expected, atol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(f(spikes, initial)), expected, atol=1e-6
+        )
     grads = grad_of(hsru_ops.xor_scan, spikes, initial)
     upstream = np.random.default_rng(7).normal(size=spikes.shape)
     for got, want in zip(grads, xor_reference_grads(spikes, initial, upstream)):

@@ -18,8 +18,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def build_model(seed=0):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((None, 3))
-    fast = keras_hsru.HSRU(4, return_sequences=True, surrogate_slope=3.0, dropout=0.1, seed=2)(inputs)
-    looped = keras.layers.RNN(keras_hsru.HSRUCell(5, tau_regularizer="l2"), return_sequences=True)(fast)
+    fast = keras_hsru.HSRU(4, return_sequences=True, surrogate_slope=3.0, dropout=0.1, seed=2)(
+        inputs
+    )
+    looped = keras.layers.RNN(keras_hsru.HSRUCell(5, tau_regularizer="l2"), return_sequences=True)(
+        fast
+    )
     analog = keras.layers.RNN(keras_hsru.AnalogOnlyCell(2))(looped)
     return keras.Model(inputs, analog)
 
@@ -31,7 +35,9 @@ def probe_inputs():
 @pytest.mark.parametrize(
     "layer",
     [
-        lambda: keras_hsru.HSRUCell(3, surrogate_slope=2.0, dropout=0.2, seed=4, threshold_constraint="non_neg"),
+        lambda: keras_hsru.HSRUCell(
+            3, surrogate_slope=2.0, dropout=0.2, seed=4, threshold_constraint="non_neg"
+        ),
         lambda: keras_hsru.AnalogOnlyCell(3, input_regularizer="l1"),
         lambda: keras_hsru.HSRU(3, return_state=True, go_backwards=True, implementation="loop"),
     ],
@@ -58,7 +64,9 @@ def test_keras_file_round_trip_in_safe_mode(tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)), expected, atol=1e-6)
-    assert [(w.name, w.shape) for w in restored.weights] == [(w.name, w.shape) for w in model.weights]
+    assert [(w.name, w.shape) for w in restored.weights] == [
+        (w.name, w.shape) for w in model.weights
+    ]
 
 
 SAVE_SCRIPT = """

@@ -5,29 +5,19 @@ import numbers
 
 def check_units(units) -> int:
     if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
-        raise ValueError(
-            f"`units` must be a positive integer. Received: units={units!r}"
-        )
+        raise ValueError(f"`units` must be a positive integer. Received: units={units!r}")
     return int(units)
 
 
 def check_rate(name: str, rate) -> float:
-    if (
-        isinstance(rate, bool)
-        or not isinstance(rate, numbers.Real)
-        or not 0.0 <= rate < 1.0
-    ):
-        raise ValueError(
-            f"`{name}` must be a float in [0, 1). Received: {name}={rate!r}"
-        )
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
+        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={rate!r}")
     return float(rate)
 
 
 def check_choice(name: str, value, choices):
     if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {choices}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be one of {choices}. Received: {name}={value!r}")
     return value
 
 

@@ -94,9 +94,7 @@ class HSRUCell(LeakyIntegratorCell):
     ):
         super().__init__(units, **kwargs)
         self.surrogate_slope = hsru_ops.check_slope(surrogate_slope)
-        self.threshold_initializer = initializers.get(
-            threshold_initializer or "zeros"
-        )
+        self.threshold_initializer = initializers.get(threshold_initializer or "zeros")
         self.threshold_regularizer = regularizers.get(threshold_regularizer)
         self.threshold_constraint = constraints.get(threshold_constraint)
         self.state_size = [self.units, self.units, self.units]
@@ -306,9 +304,7 @@ class HSRU(keras.layers.RNN):
             step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
             decay = decay * step + (1 - step)
             current = current * step
-        potential = hsru_ops.linear_scan(
-            decay, current, ops.cast(initial_potential, STATE_DTYPE)
-        )
+        potential = hsru_ops.linear_scan(decay, current, ops.cast(initial_potential, STATE_DTYPE))
         spikes = cell.spikes(potential)
         if mask is not None:
             spikes = spikes * step

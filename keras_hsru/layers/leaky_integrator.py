@@ -149,7 +149,9 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
         return self.decay() * ops.cast(potential, STATE_DTYPE) + self.input_current(inputs)
 
     def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_size]
+        return [
+            ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_size
+        ]
 
     def serialize_weight_arguments(self, groups):
         config = {}

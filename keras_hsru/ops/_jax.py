@@ -30,9 +30,7 @@ def _combine(earlier, later):
 def _scan(decay, inputs, reverse):
     """h_t = decay_t * h_{t-1} + inputs_t along axis 1, starting from zero."""
     decay = jnp.broadcast_to(decay, inputs.shape)
-    _, states = jax.lax.associative_scan(
-        _combine, (decay, inputs), axis=1, reverse=reverse
-    )
+    _, states = jax.lax.associative_scan(_combine, (decay, inputs), axis=1, reverse=reverse)
     return states
 
 
@@ -55,9 +53,7 @@ def _linear_scan_bwd(residuals, upstream):
     decay, states, initial_state = residuals
     if decay.ndim == 3:
         # The adjoint at t is carried back by the decay of step t + 1.
-        next_decay = jnp.concatenate(
-            [decay[:, 1:], jnp.zeros_like(decay[:, :1])], axis=1
-        )
+        next_decay = jnp.concatenate([decay[:, 1:], jnp.zeros_like(decay[:, :1])], axis=1)
     else:
         next_decay = decay
     adjoint = _scan(next_decay, upstream, True)

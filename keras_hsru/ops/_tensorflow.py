@@ -55,9 +55,7 @@ def linear_scan(decay, inputs, initial_state):
     @tf.custom_gradient
     def _linear_scan(decay, inputs, initial_state):
         first = _first_decay(decay)
-        folded = tf.concat(
-            [inputs[:, :1] + (first * initial_state)[:, None], inputs[:, 1:]], 1
-        )
+        folded = tf.concat([inputs[:, :1] + (first * initial_state)[:, None], inputs[:, 1:]], 1)
         states = _scan(decay, folded, reverse=False)
 
         def grad(upstream):
