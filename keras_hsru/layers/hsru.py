@@ -299,16 +299,24 @@ class HSRU(keras.layers.RNN):
 
         current = cell.input_current(sequences)
         decay = cell.decay()
-        if mask is not None:
+        initial_potential = ops.cast(initial_potential, STATE_DTYPE)
+        initial_memory = ops.cast(initial_memory, STATE_DTYPE)
+        if mask is None:
+            potential, memory = hsru_ops.hybrid_scan(
+                decay,
+                current,
+                ops.cast(cell.threshold, STATE_DTYPE),
+                cell.surrogate_slope,
+                initial_potential,
+                initial_memory,
+            )
+        else:
             # A masked step is the identity: decay 1, no input, no spike.
             step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
             decay = decay * step + (1 - step)
-            current = current * step
-        potential = hsru_ops.linear_scan(decay, current, ops.cast(initial_potential, STATE_DTYPE))
-        spikes = cell.spikes(potential)
-        if mask is not None:
-            spikes = spikes * step
-        memory = hsru_ops.xor_scan(spikes, ops.cast(initial_memory, STATE_DTYPE))
+            potential = hsru_ops.linear_scan(decay, current * step, initial_potential)
+            spikes = cell.spikes(potential) * step
+            memory = hsru_ops.xor_scan(spikes, initial_memory)
         final_potential, final_memory = potential[:, -1], memory[:, -1]
 
         if self.return_sequences:

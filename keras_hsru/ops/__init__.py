@@ -136,4 +136,52 @@ def xor_scan(spikes, initial_state=None):
     return _implementation().xor_scan(spikes, initial_state)
 
 
-__all__ = ["spike", "linear_scan", "xor_scan"]
+def hybrid_scan(decay, current, threshold, slope: float, initial_potential=None, initial_memory=None):
+    """The HSRU's analog and digital states for a whole sequence.
+
+    Equivalent to
+    `V = linear_scan(decay, current, V0)`,
+    `D = xor_scan(spike(V - threshold, slope), D0)`, gradients included, and
+    computed exactly so on every backend except where a fused kernel applies:
+    on torch with a CUDA device and Triton installed, one Triton kernel
+    computes V, the spikes and D in a single pass over memory, and one
+    computes all their gradients in a single reverse pass.
+
+    Args:
+        decay: Tensor `(units,)`, the per-unit decay in (0, 1).
+        current: Tensor `(batch, time, units)`, the input current `I`.
+        threshold: Tensor `(units,)`, the firing threshold.
+        slope: Positive finite float, the surrogate's slope `k`.
+        initial_potential: Optional `(batch, units)`, `V_{-1}`. Zeros if None.
+        initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
+
+    Returns:
+        `(V, D)`, two tensors of shape `(batch, time, units)`.
+    """
+    slope = check_slope(slope)
+    current = keras.ops.convert_to_tensor(current)
+    _check_sequence("current", current)
+    for name, value in (("decay", decay), ("threshold", threshold)):
+        if len(value.shape) != 1:
+            raise ValueError(
+                f"`{name}` must have shape (units,). Received: {name}.shape={tuple(value.shape)}"
+            )
+    if initial_potential is None:
+        initial_potential = keras.ops.zeros_like(current[:, 0])
+    if initial_memory is None:
+        initial_memory = keras.ops.zeros_like(current[:, 0])
+    dtype = current.dtype
+    decay, threshold, initial_potential, initial_memory = (
+        keras.ops.cast(t, dtype) for t in (decay, threshold, initial_potential, initial_memory)
+    )
+    fused = getattr(_implementation(), "fused_hybrid_scan", None)
+    if fused is not None:
+        states = fused(decay, current, threshold, slope, initial_potential, initial_memory)
+        if states is not None:
+            return states
+    potential = linear_scan(decay, current, initial_potential)
+    memory = xor_scan(spike(potential - threshold, slope), initial_memory)
+    return potential, memory
+
+
+__all__ = ["spike", "linear_scan", "xor_scan", "hybrid_scan"]

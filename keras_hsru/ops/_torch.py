@@ -1,5 +1,7 @@
 """PyTorch implementations of the HSRU operations (native torch ops, any device)."""
 
+import os
+
 import torch
 
 
@@ -150,3 +152,49 @@ class _XorScan(torch.autograd.Function):
 
 def xor_scan(spikes, initial_state):
     return _XorScan.apply(spikes, initial_state)
+
+
+def _fused_kernels():
+    """The Triton kernels where they can run on `tensor`s device, else None."""
+    try:
+        from keras_hsru.ops import _triton
+    except ImportError:  # no Triton installed: the composed ops serve
+        return None
+    return _triton
+
+
+class _HybridScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, decay, current, threshold, potential0, memory0, kernels, slope):
+        args = [t.contiguous() for t in (decay, threshold, potential0, memory0)]
+        potential, memory = kernels.forward(current.contiguous(), *args)
+        ctx.save_for_backward(potential, memory, *args)
+        ctx.kernels, ctx.slope = kernels, slope
+        return potential, memory
+
+    @staticmethod
+    def backward(ctx, grad_potential, grad_memory):
+        potential, memory, decay, threshold, potential0, memory0 = ctx.saved_tensors
+        grads = [
+            torch.zeros_like(potential) if g is None else g.contiguous()
+            for g in (grad_potential, grad_memory)
+        ]
+        g_current, g_decay, g_threshold, g_potential0, g_memory0 = ctx.kernels.backward(
+            *grads, potential, memory, decay, threshold, potential0, memory0, ctx.slope
+        )
+        return g_decay, g_current, g_threshold, g_potential0, g_memory0, None, None
+
+
+def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
+    """V and D in one fused Triton pass on CUDA; None where it does not apply.
+
+    Triton runs on CUDA devices, or anywhere under its interpreter
+    (TRITON_INTERPRET=1), which the tests use to check the kernels on a CPU.
+    """
+    on_device = current.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
+    if not on_device or decay.dim() != 1 or current.dtype != torch.float32:
+        return None
+    kernels = _fused_kernels()
+    if kernels is None:
+        return None
+    return _HybridScan.apply(decay, current, threshold, potential0, memory0, kernels, slope)
