@@ -5,7 +5,6 @@ under Triton's interpreter (TRITON_INTERPRET=1, set before Triton is imported).
 Prints one line per compared quantity and exits non-zero on a mismatch.
 """
 
-import os
 import sys
 
 import numpy as np

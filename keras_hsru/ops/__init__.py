@@ -136,7 +136,9 @@ def xor_scan(spikes, initial_state=None):
     return _implementation().xor_scan(spikes, initial_state)
 
 
-def hybrid_scan(decay, current, threshold, slope: float, initial_potential=None, initial_memory=None):
+def hybrid_scan(
+    decay, current, threshold, slope: float, initial_potential=None, initial_memory=None
+):
     """The HSRU's analog and digital states for a whole sequence.
 
     Equivalent to

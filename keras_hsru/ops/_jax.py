@@ -27,8 +27,35 @@ def _combine(earlier, later):
     return later[0] * earlier[0], later[0] * earlier[1] + later[1]
 
 
+def _sequential_scan(decay, inputs, reverse):
+    time_major = jnp.swapaxes(inputs, 0, 1)
+    if decay.ndim == 1:
+
+        def step(h, x):
+            h = decay * h + x
+            return h, h
+
+        xs = time_major
+    else:
+
+        def step(h, decay_and_x):
+            h = decay_and_x[0] * h + decay_and_x[1]
+            return h, h
+
+        xs = (jnp.swapaxes(decay, 0, 1), time_major)
+    _, states = jax.lax.scan(step, jnp.zeros_like(time_major[0]), xs, reverse=reverse)
+    return jnp.swapaxes(states, 0, 1)
+
+
 def _scan(decay, inputs, reverse):
-    """h_t = decay_t * h_{t-1} + inputs_t along axis 1, starting from zero."""
+    """h_t = decay_t * h_{t-1} + inputs_t along axis 1 (h_{t+1} if reverse), from zero.
+
+    On the CPU a sequential `lax.scan` measured 3x faster than
+    `associative_scan` (XLA:CPU runs the latter's strided passes slowly); on
+    accelerators the log-depth `associative_scan` keeps the device busy.
+    """
+    if jax.default_backend() == "cpu":
+        return _sequential_scan(decay, inputs, reverse)
     decay = jnp.broadcast_to(decay, inputs.shape)
     _, states = jax.lax.associative_scan(_combine, (decay, inputs), axis=1, reverse=reverse)
     return states

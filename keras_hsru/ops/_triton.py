@@ -140,7 +140,9 @@ def forward(current, decay, threshold, potential0, memory0):
     return potential, memory
 
 
-def backward(grad_potential, grad_memory, potential, memory, decay, threshold, potential0, memory0, slope):
+def backward(
+    grad_potential, grad_memory, potential, memory, decay, threshold, potential0, memory0, slope
+):
     """Gradients w.r.t. (current, decay, threshold, potential0, memory0)."""
     import torch
 
