@@ -9,4 +9,7 @@ inputs = torch.randn(8, 5000, 256, device="cuda")
 for reverse in (False, True):
     chunked = _torch._scan_sequence(decay, inputs, reverse)
     doubling = _torch._scan(decay, inputs, reverse)
-    print(f"chunked vs doubling, reverse={reverse}: max |diff| =", float((chunked - doubling).abs().max()))
+    print(
+        f"chunked vs doubling, reverse={reverse}: max |diff| =",
+        float((chunked - doubling).abs().max()),
+    )

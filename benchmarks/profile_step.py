@@ -1,6 +1,6 @@
 """Where an HSRU train step spends its time on the current backend (torch: per-op table).
 
-    KERAS_BACKEND=torch python benchmarks/profile_step.py --batch 64 --features 64 --units 256 --length 4096
+KERAS_BACKEND=torch python benchmarks/profile_step.py --batch 64 --features 64 --units 256 --length 4096
 """
 
 import argparse

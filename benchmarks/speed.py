@@ -127,7 +127,9 @@ def run(args):
     skipped_layers = {}
     for length in args.lengths:
         # On the device before timing: the steps time the layers, not host transfers.
-        x = keras.ops.convert_to_tensor(rng.normal(size=(args.batch, length, args.features)), "float32")
+        x = keras.ops.convert_to_tensor(
+            rng.normal(size=(args.batch, length, args.features)), "float32"
+        )
         y = keras.ops.convert_to_tensor(rng.normal(size=(args.batch, 1)), "float32")
         for name in args.layers:
             row = {"layer": name, "length": length}

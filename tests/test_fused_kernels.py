@@ -15,7 +15,9 @@ from tests.conftest import BACKEND
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-pytestmark = pytest.mark.skipif(BACKEND != "torch", reason="the Triton kernels serve the torch backend")
+pytestmark = pytest.mark.skipif(
+    BACKEND != "torch", reason="the Triton kernels serve the torch backend"
+)
 
 
 def test_fused_kernels_match_composed_ops():
