@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from keras_hsru.ops import _torch
+from tests import reference
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 rng = np.random.default_rng(0)
@@ -23,18 +24,8 @@ for batch, length, units in [(2, 1, 3), (2, 70, 33), (3, 200, 5)]:
     potential0 = torch.tensor(rng.normal(size=(batch, units)), dtype=torch.float32, device=device)
     memory0 = torch.tensor(rng.uniform(size=(batch, units)), dtype=torch.float32, device=device)
     # V does not depend on theta: put theta where no V is near it.
-    v = _torch.linear_scan(decay, current, potential0).detach().cpu().numpy().reshape(-1, units)
-    v_sorted = np.sort(v, 0)
-    gaps = np.diff(v_sorted, axis=0)
-    lo = len(gaps) // 4
-    idx = (
-        np.argmax(gaps[lo : len(gaps) - lo + 1], 0) + lo if len(gaps) > 2 else np.zeros(units, int)
-    )
-    theta_np = (
-        (v_sorted[idx, np.arange(units)] + v_sorted[idx + 1, np.arange(units)]) / 2
-        if len(gaps)
-        else np.zeros(units)
-    )
+    v = _torch.linear_scan(decay, current, potential0).detach().cpu().numpy()
+    theta_np, _ = reference.threshold_in_gaps(v)
     threshold = torch.tensor(theta_np, dtype=torch.float32, device=device)
     g_v = torch.tensor(rng.normal(size=(batch, length, units)), dtype=torch.float32, device=device)
     g_d = torch.tensor(rng.normal(size=(batch, length, units)), dtype=torch.float32, device=device)

@@ -167,10 +167,17 @@ class HSRU(keras.layers.RNN):
 
     - the input and output projections are single matmuls over all steps,
     - the analog potential `V` is a linear recurrence with a constant
-      per-unit decay, computed by a parallel scan (`keras_hsru.ops.linear_scan`),
+      per-unit decay, computed by a scan (`keras_hsru.ops.linear_scan`),
     - the digital memory `D` is the parity of the cumulative spike count
       (`keras_hsru.ops.xor_scan`), whose exact gradient is a reverse cumulative
-      sum.
+      sum,
+    - on torch with CUDA and Triton, one fused kernel computes `V`, the spikes
+      and `D` in a single pass, and one their gradients
+      (`keras_hsru.ops.hybrid_scan`).
+
+    The scan algorithm is chosen per backend and device: a parallel scan on
+    GPUs, a sequential one where XLA runs on a CPU (see `keras_hsru/ops/`).
+    Sequences with a mask use the composed ops with a per-step decay.
 
     The scan is numerically safe at any length (it only multiplies decays,
     never divides by them).
