@@ -31,10 +31,8 @@ def draw_problem(rng, batch=3, length=12, input_dim=4, units=5, analog_only=Fals
     return x, [w_in, b_in, tau, theta.astype(np.float32), w_out, b_out]
 
 
-def rnn_layer(weights, input_dim, units, slope=5.0, cell_cls=None, batch_size=None, **rnn_kwargs):
-    cell_cls = cell_cls or keras_hsru.HSRUCell
-    kwargs = {"surrogate_slope": slope} if cell_cls is keras_hsru.HSRUCell else {}
-    layer = keras.layers.RNN(cell_cls(units, **kwargs), **rnn_kwargs)
+def rnn_layer(weights, input_dim, units, slope=5.0, batch_size=None, **rnn_kwargs):
+    layer = keras.layers.RNN(keras_hsru.HSRUCell(units, surrogate_slope=slope), **rnn_kwargs)
     layer.build((batch_size, None, input_dim))
     layer.set_weights(weights)
     return layer

@@ -97,7 +97,7 @@ linear_scan.defvjp(_linear_scan_fwd, _linear_scan_bwd)
 
 def _cumulative_sum(x, reverse=False):
     """Cumulative sum along axis 1; sequential on the CPU, where XLA's cumsum
-    (a reduce_window, quadratic in the length) measured 5x slower at L=1024."""
+    measured 5x slower than a sequential scan at (32, 1024, 128)."""
     if jax.default_backend() != "cpu":
         return jax.lax.cumsum(x, axis=1, reverse=reverse)
     return _sequential_scan(jnp.ones(x.shape[-1], x.dtype), x, reverse)
