@@ -1,5 +1,6 @@
 """Argument checks shared by the public layers: each raises a ValueError naming the value."""
 
+import math
 import numbers
 
 
@@ -29,3 +30,14 @@ def check_step_input_shape(layer_name: str, input_shape):
             "a known number of features, i.e. steps of shape (batch, features). "
             f"Received a step of shape {tuple(input_shape)}"
         )
+
+
+def check_positive_finite(name: str, value) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"`{name}` must be a positive finite number. Received: {name}={value!r}")
+    return float(value)

@@ -232,6 +232,12 @@ class HSRU(keras.layers.RNN):
     ((32, 1000, 16), (32, 16))
     """
 
+    # What a subclass changes to run a variant of the cell over whole sequences:
+    # its cell class and the extra cell arguments it accepts.
+    cell_class = HSRUCell
+    cell_name = "hsru_cell"
+    extra_cell_arguments = ()
+
     def __init__(
         self,
         units: int,
@@ -263,11 +269,15 @@ class HSRU(keras.layers.RNN):
         **kwargs,
     ):
         arguments = locals()
-        cell = HSRUCell(
+        extra_arguments = {
+            name: kwargs.pop(name) for name in self.extra_cell_arguments if name in kwargs
+        }
+        cell = self.cell_class(
             **{name: arguments[name] for name in CELL_ARGUMENTS},
+            **extra_arguments,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
-            name="hsru_cell",
+            name=self.cell_name,
         )
         super().__init__(
             cell,
@@ -349,7 +359,7 @@ class HSRU(keras.layers.RNN):
 
     def get_config(self):
         cell_config = self.cell.get_config()
-        config = {name: cell_config[name] for name in CELL_ARGUMENTS}
+        config = {name: cell_config[name] for name in CELL_ARGUMENTS + self.extra_cell_arguments}
         config["implementation"] = self.implementation
         base_config = super().get_config()
         del base_config["cell"]
@@ -360,10 +370,10 @@ class HSRU(keras.layers.RNN):
         return cls(**config)
 
 
-def _cell_property(name):
+def cell_property(name):
     return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
 
 
 # Like keras' LSTM, the layer exposes its cell's arguments as read-only properties.
 for _name in CELL_ARGUMENTS:
-    setattr(HSRU, _name, _cell_property(_name))
+    setattr(HSRU, _name, cell_property(_name))

@@ -1,0 +1,217 @@
+"""`Curriculum`: train on short sequences first, then longer ones, inside one `model.fit`."""
+
+import json
+import numbers
+import os
+import warnings
+
+import keras
+
+_STATE_FILE = "curriculum.json"
+
+
+def _check_lengths(lengths):
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__len__") or len(lengths) == 0:
+        raise ValueError(
+            f"`lengths` must be a non-empty list of positive integers. Received: lengths={lengths!r}"
+        )
+    for length in lengths:
+        if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length <= 0:
+            raise ValueError(
+                "`lengths` must be a non-empty list of positive integers. "
+                f"Received: lengths={lengths!r}"
+            )
+    return [int(length) for length in lengths]
+
+
+class Curriculum(keras.callbacks.Callback):
+    """Moves sequence tasks through stages of increasing length during `fit`.
+
+    At the start of every epoch the callback sets `length` on each of its
+    `datasets` (any object with a settable `length`, such as the tasks of
+    `keras_hsru.tasks`; pass the training and the validation task). A stage
+    ends after `epochs_per_stage` epochs, or as soon as the monitored metric
+    reaches `threshold`, whichever comes first; the last stage lasts until
+    training ends. On TensorFlow, each dataset needs at least 2 batches per
+    epoch (keras fixes a dataset's shapes from its first two batches; the
+    tasks keep their time axis variable through the second). Each epoch's logs, and so the `History`, get
+    `curriculum_stage` (0-based) and `sequence_length`, the values the epoch
+    trained with.
+
+    With `backup_dir` the callback keeps its state (stage and epochs spent in
+    it, per epoch) in `backup_dir/curriculum.json`. Give it the directory of
+    `keras.callbacks.BackupAndRestore`: a run resumed from a backup at epoch
+    `e` continues in the stage it was in at epoch `e`, and the file goes away
+    with the backup when training completes.
+
+    Args:
+        datasets: A task or a list of tasks whose `length` the callback sets.
+        lengths: List of positive integers, the sequence length of each stage.
+            Default: the paper's `[10, 30, 60]`.
+        epochs_per_stage: Optional positive integer, epochs after which a
+            stage ends.
+        monitor: Metric name to watch, e.g. `"val_accuracy"`.
+        threshold: Optional float; a stage ends at the end of the first epoch
+            whose monitored value reaches it. At least one of
+            `epochs_per_stage` and `threshold` is required.
+        mode: `"max"` (reach means `>=`), `"min"` (`<=`) or `"auto"` (default:
+            `"min"` when `monitor` ends in `"loss"`, else `"max"`).
+        min_epochs_per_stage: Positive integer, epochs a stage lasts at least
+            before the threshold can end it. Default: `1`.
+        backup_dir: Optional directory to keep the state in (see above).
+
+    Example:
+
+    >>> train = keras_hsru.tasks.TemporalParity(10, seed=0)
+    >>> val = keras_hsru.tasks.TemporalParity(10, seed=1, steps_per_epoch=10)
+    >>> curriculum = keras_hsru.callbacks.Curriculum(
+    ...     [train, val], lengths=[10, 30, 60], epochs_per_stage=5,
+    ...     monitor="val_accuracy", threshold=1.0)
+    >>> # model.fit(train, validation_data=val, epochs=15, callbacks=[curriculum])
+    """
+
+    def __init__(
+        self,
+        datasets,
+        lengths=(10, 30, 60),
+        epochs_per_stage: int | None = None,
+        monitor: str = "val_accuracy",
+        threshold: float | None = None,
+        mode: str = "auto",
+        min_epochs_per_stage: int = 1,
+        backup_dir: str | None = None,
+    ):
+        super().__init__()
+        datasets = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+        for dataset in datasets:
+            if not hasattr(dataset, "length"):
+                raise ValueError(
+                    "Every dataset given to Curriculum needs a settable `length`. "
+                    f"Received: {dataset!r}"
+                )
+        self.datasets = datasets
+        self.lengths = _check_lengths(lengths)
+        if epochs_per_stage is None and threshold is None:
+            raise ValueError(
+                "Curriculum needs `epochs_per_stage`, `threshold` or both. "
+                "Received: epochs_per_stage=None, threshold=None"
+            )
+        if epochs_per_stage is not None and (
+            isinstance(epochs_per_stage, bool)
+            or not isinstance(epochs_per_stage, numbers.Integral)
+            or epochs_per_stage <= 0
+        ):
+            raise ValueError(
+                "`epochs_per_stage` must be a positive integer or None. "
+                f"Received: epochs_per_stage={epochs_per_stage!r}"
+            )
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+        ):
+            raise ValueError(
+                f"`threshold` must be a number or None. Received: threshold={threshold!r}"
+            )
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"`monitor` must be a metric name. Received: monitor={monitor!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"`mode` must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+        if (
+            isinstance(min_epochs_per_stage, bool)
+            or not isinstance(min_epochs_per_stage, numbers.Integral)
+            or min_epochs_per_stage <= 0
+        ):
+            raise ValueError(
+                "`min_epochs_per_stage` must be a positive integer. "
+                f"Received: min_epochs_per_stage={min_epochs_per_stage!r}"
+            )
+        if backup_dir is not None and (
+            not isinstance(backup_dir, (str, os.PathLike)) or not str(backup_dir)
+        ):
+            raise ValueError(
+                f"`backup_dir` must be a directory path or None. Received: backup_dir={backup_dir!r}"
+            )
+        self.epochs_per_stage = epochs_per_stage
+        self.monitor = monitor
+        self.threshold = None if threshold is None else float(threshold)
+        if mode == "auto":
+            mode = "min" if monitor.endswith("loss") else "max"
+        self.mode = mode
+        self.min_epochs_per_stage = int(min_epochs_per_stage)
+        self.backup_dir = None if backup_dir is None else os.fspath(backup_dir)
+        self.stage = 0
+        self.epochs_in_stage = 0
+        # State at the start of each epoch, for resuming: {epoch: (stage, epochs_in_stage)}.
+        self._saved_states = {}
+        self._resumed = False
+
+    @property
+    def length(self) -> int:
+        """The sequence length of the current stage."""
+        return self.lengths[self.stage]
+
+    @property
+    def _state_path(self):
+        return os.path.join(self.backup_dir, _STATE_FILE)
+
+    def on_train_begin(self, logs=None):
+        if keras.backend.backend() == "tensorflow" and len(set(self.lengths)) > 1:
+            for dataset in self.datasets:
+                if hasattr(dataset, "__len__") and len(dataset) < 2:
+                    # keras' TensorFlow trainer fixes the shapes of a PyDataset
+                    # from its first two batches; the tasks of keras_hsru.tasks
+                    # keep the time axis variable through the second one.
+                    raise ValueError(
+                        "On the TensorFlow backend, every dataset whose length "
+                        "Curriculum changes needs at least 2 batches per epoch. "
+                        f"Received: a dataset of {len(dataset)} batch: {dataset!r}"
+                    )
+        self._resumed = False
+        self._saved_states = {}
+        if self.backup_dir is not None and os.path.exists(self._state_path):
+            with open(self._state_path) as f:
+                self._saved_states = {int(k): tuple(v) for k, v in json.load(f).items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._resumed:
+            # The first epoch of this `fit`: at 0 for a new run, later when
+            # BackupAndRestore resumed one; take the stage it was in then.
+            self._resumed = True
+            if epoch in self._saved_states:
+                self.stage, self.epochs_in_stage = self._saved_states[epoch]
+        self._set_length()
+
+    def _set_length(self):
+        for dataset in self.datasets:
+            dataset.length = self.length
+
+    def _reached(self, value):
+        if self.mode == "max":
+            return value >= self.threshold
+        return value <= self.threshold
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        logs["curriculum_stage"] = self.stage
+        logs["sequence_length"] = self.length
+        self.epochs_in_stage += 1
+        advance = (
+            self.epochs_per_stage is not None and self.epochs_in_stage >= self.epochs_per_stage
+        )
+        if self.threshold is not None and self.epochs_in_stage >= self.min_epochs_per_stage:
+            value = logs.get(self.monitor)
+            if value is None:
+                warnings.warn(
+                    f"Curriculum monitors `{self.monitor}`, which is not in this epoch's logs "
+                    f"(available: {sorted(logs)}); the stage does not end by threshold.",
+                    stacklevel=2,
+                )
+            elif self._reached(float(value)):
+                advance = True
+        if advance and self.stage + 1 < len(self.lengths):
+            self.stage += 1
+            self.epochs_in_stage = 0
+        self._saved_states[epoch + 1] = (self.stage, self.epochs_in_stage)
+        if self.backup_dir is not None:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            with open(self._state_path, "w") as f:
+                json.dump({str(k): list(v) for k, v in self._saved_states.items()}, f)

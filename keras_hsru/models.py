@@ -1,0 +1,228 @@
+"""The paper's networks: stacked HSRU (HSRURNN), its ablations, and the LSTM baseline."""
+
+import keras
+
+from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU
+from keras_hsru.layers._validation import check_choice, check_units
+
+VARIANTS = ("hsru", "attentive", "analog_only")
+
+
+class StackedRecurrentModel(keras.Model):
+    """`num_layers` recurrent layers of `units` each, then a `Dense` head.
+
+    Subclasses say which recurrent layer to stack (`make_recurrent_layer`).
+    The head reads the last output of the last recurrent layer, or, with
+    `return_sequences=True`, every step's output.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        num_layers: int = 1,
+        output_units: int = 1,
+        output_activation="sigmoid",
+        return_sequences: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_units(units)
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers <= 0:
+            raise ValueError(
+                f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}"
+            )
+        if isinstance(output_units, bool) or not isinstance(output_units, int) or output_units <= 0:
+            raise ValueError(
+                f"`output_units` must be a positive integer. Received: output_units={output_units!r}"
+            )
+        self.num_layers = num_layers
+        self.output_units = output_units
+        self.output_activation = keras.activations.get(output_activation)
+        self.return_sequences = bool(return_sequences)
+        self.recurrent_layers = [
+            self.make_recurrent_layer(
+                return_sequences=self.return_sequences or index < num_layers - 1,
+                name=f"recurrent_{index}",
+            )
+            for index in range(num_layers)
+        ]
+        self.head = keras.layers.Dense(output_units, activation=self.output_activation, name="head")
+
+    def make_recurrent_layer(self, return_sequences, name):
+        raise NotImplementedError
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.recurrent_layers:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.head.build(shape)
+        self.built = True
+
+    def encode(self, inputs, training=False):
+        """The output of the last recurrent layer: the hidden state the head reads."""
+        hidden = inputs
+        for layer in self.recurrent_layers:
+            hidden = layer(hidden, training=training)
+        return hidden
+
+    def call(self, inputs, training=False):
+        return self.head(self.encode(inputs, training=training))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "output_units": self.output_units,
+            "output_activation": keras.activations.serialize(self.output_activation),
+            "return_sequences": self.return_sequences,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class HSRURNN(StackedRecurrentModel):
+    """The paper's HSRURNN: stacked HSRU layers and a dense head, or one of its variants.
+
+    Each layer's output sequence `y` is the next layer's input `x`; the head
+    reads the last layer's output at the last step (or at every step with
+    `return_sequences=True`).
+
+    Args:
+        units: Positive integer, units per recurrent layer.
+        num_layers: Positive integer, the number of stacked recurrent layers.
+        output_units: Positive integer, width of the `Dense` head.
+        output_activation: Activation of the head. Default: `"sigmoid"`
+            (a binary label such as parity).
+        return_sequences: Whether the head reads every step (a sequence to
+            sequence task such as delayed echo) or only the last.
+        variant: `"hsru"` (default, `keras_hsru.HSRU` layers), `"attentive"`
+            (`keras_hsru.AttentiveHSRU`: a feature-attention gate on the
+            input of every layer) or `"analog_only"` (the paper's ablation:
+            `keras.layers.RNN(keras_hsru.AnalogOnlyCell)`, no spikes and no
+            digital memory).
+        layer_arguments: Optional dict of extra arguments for every recurrent
+            layer, e.g. `{"surrogate_slope": 3.0}`.
+        **kwargs: Standard model arguments (`name`, `dtype`).
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, time, features)`.
+        training: Python boolean.
+
+    Returns:
+        `(batch, output_units)`, or `(batch, time, output_units)` with
+        `return_sequences=True`.
+
+    Example:
+
+    >>> model = keras_hsru.models.HSRURNN(16, num_layers=2)
+    >>> model(keras.random.uniform((8, 60, 1))).shape
+    (8, 1)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        num_layers: int = 1,
+        output_units: int = 1,
+        output_activation="sigmoid",
+        return_sequences: bool = False,
+        variant: str = "hsru",
+        layer_arguments: dict | None = None,
+        **kwargs,
+    ):
+        self.variant = check_choice("variant", variant, VARIANTS)
+        if layer_arguments is not None and not isinstance(layer_arguments, dict):
+            raise ValueError(
+                f"`layer_arguments` must be a dict or None. Received: layer_arguments={layer_arguments!r}"
+            )
+        self.layer_arguments = dict(layer_arguments or {})
+        super().__init__(
+            units,
+            num_layers=num_layers,
+            output_units=output_units,
+            output_activation=output_activation,
+            return_sequences=return_sequences,
+            **kwargs,
+        )
+
+    def make_recurrent_layer(self, return_sequences, name):
+        if self.variant == "analog_only":
+            cell = AnalogOnlyCell(self.units, **self.layer_arguments, name=f"{name}_cell")
+            return keras.layers.RNN(cell, return_sequences=return_sequences, name=name)
+        layer_class = AttentiveHSRU if self.variant == "attentive" else HSRU
+        return layer_class(
+            self.units, return_sequences=return_sequences, name=name, **self.layer_arguments
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "variant": self.variant,
+            "layer_arguments": self.layer_arguments,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class LSTMBaseline(StackedRecurrentModel):
+    """The paper's baseline: stacked `keras.layers.LSTM` layers and the same dense head.
+
+    Use `comparable_lstm_units` to give it about as many parameters as an
+    `HSRURNN`.
+
+    Args:
+        units: Positive integer, units per LSTM layer.
+        num_layers, output_units, output_activation, return_sequences,
+            **kwargs: As in `HSRURNN`.
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, time, features)`.
+        training: Python boolean.
+
+    Returns:
+        As `HSRURNN`.
+
+    Example:
+
+    >>> model = keras_hsru.models.LSTMBaseline(12)
+    >>> model(keras.random.uniform((8, 60, 1))).shape
+    (8, 1)
+    """
+
+    def make_recurrent_layer(self, return_sequences, name):
+        return keras.layers.LSTM(self.units, return_sequences=return_sequences, name=name)
+
+
+def _parameter_count(model, input_dim):
+    model.build((None, None, input_dim))
+    return model.count_params()
+
+
+def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> int:
+    """The LSTM width whose `LSTMBaseline` has the parameter count closest to `HSRURNN(units)`.
+
+    Args:
+        units: Positive integer, units per layer of the HSRURNN.
+        input_dim: Positive integer, input features.
+        num_layers: Positive integer, layers of both models.
+
+    Returns:
+        The number of LSTM units.
+    """
+    units = check_units(units)
+    if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim <= 0:
+        raise ValueError(
+            f"`input_dim` must be a positive integer. Received: input_dim={input_dim!r}"
+        )
+    target = _parameter_count(HSRURNN(units, num_layers=num_layers), input_dim)
+
+    # LSTM(n) holds 4n(input + n + 1) parameters per layer; count exactly
+    # around the closest width rather than trust the formula for the head.
+    def distance(lstm_units):
+        return abs(
+            _parameter_count(LSTMBaseline(lstm_units, num_layers=num_layers), input_dim) - target
+        )
+
+    guess = max(1, round(units / 2**0.5))
+    candidates = range(max(1, guess - 3), guess + 4)
+    return min(candidates, key=distance)

@@ -1,0 +1,127 @@
+"""AttentiveHSRU against the reference; HSRURNN variants and the LSTM baseline build, train, save."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_hsru
+from keras_hsru import tasks
+from keras_hsru.models import HSRURNN, LSTMBaseline, comparable_lstm_units
+from tests import reference
+from tests.helpers import draw_problem, numpy
+
+
+def softmax(x):
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("kind", ["layer", "cell"])
+def test_attentive_hsru_is_hsru_on_gated_inputs(kind, rng):
+    """AttentiveHSRU(x) == reference HSRU(g * x), g = d * softmax(sharpness * a), in float64."""
+    units, input_dim, sharpness = 5, 4, 3.0
+    logits = rng.normal(scale=0.5, size=input_dim).astype(np.float32)
+    gate = input_dim * softmax(sharpness * logits.astype(np.float64))
+    x = rng.normal(size=(3, 17, input_dim)).astype(np.float32)
+    # Draw the threshold in gaps of V computed on the gated inputs.
+    _, weights = draw_problem(rng, units=units, x=(x * gate).astype(np.float32))
+    if kind == "layer":
+        layer = keras_hsru.AttentiveHSRU(
+            units, attention_sharpness=sharpness, return_sequences=True, return_state=True
+        )
+    else:
+        cell = keras_hsru.AttentiveHSRUCell(units, attention_sharpness=sharpness)
+        layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+    layer.build((None, None, input_dim))
+    layer.set_weights(weights + [logits])
+    outputs, *states = layer(x)
+    expected, expected_states = reference.hsru_forward(x * gate, weights, 5.0)
+    np.testing.assert_allclose(numpy(outputs), expected, atol=2e-5)
+    for state, want in zip(states, expected_states):
+        np.testing.assert_allclose(numpy(state), want, atol=2e-5)
+
+
+def test_attentive_hsru_starts_as_hsru_and_its_gate_sums_to_the_input_width(rng):
+    x, weights = draw_problem(rng, input_dim=6)
+    plain = keras_hsru.HSRU(5)
+    attentive = keras_hsru.AttentiveHSRU(5)
+    for layer in (plain, attentive):
+        layer.build((None, None, 6))
+    plain.set_weights(weights)
+    attentive.set_weights(weights + [np.zeros(6, np.float32)])
+    np.testing.assert_allclose(numpy(attentive(x)), numpy(plain(x)), atol=1e-6)
+    attentive.cell.feature_attention.assign(np.arange(6, dtype=np.float32))
+    gate = numpy(attentive.cell.attention())
+    assert gate.sum() == pytest.approx(6.0, rel=1e-5) and np.all(np.diff(gate) > 0)
+    assert [w.name for w in attentive.weights][-1] == "feature_attention"
+
+
+def test_attentive_hsru_config_round_trip_and_validation():
+    layer = keras_hsru.AttentiveHSRU(3, attention_sharpness=2.0, attention_regularizer="l2")
+    config = layer.get_config()
+    assert config["attention_sharpness"] == 2.0 and layer.attention_sharpness == 2.0
+    assert keras_hsru.AttentiveHSRU.from_config(config).get_config() == config
+    for bad in (0.0, -1.0, float("inf"), "sharp"):
+        with pytest.raises(ValueError, match="attention_sharpness="):
+            keras_hsru.AttentiveHSRU(3, attention_sharpness=bad)
+
+
+@pytest.mark.parametrize("variant", ["hsru", "attentive", "analog_only", "lstm"])
+def test_models_build_train_and_round_trip_through_keras_files(variant, tmp_path):
+    if variant == "lstm":
+        model = LSTMBaseline(6, num_layers=2)
+    else:
+        model = HSRURNN(6, num_layers=2, variant=variant, layer_arguments={"seed": 3})
+    task = tasks.EmbeddedParity(5, distractors=2, batch_size=16, steps_per_epoch=3, seed=0)
+    model.compile(keras.optimizers.AdamW(1e-2, global_clipnorm=1.0), "binary_crossentropy")
+    model.build((None, None, task.features))
+    before = [numpy(w).copy() for w in model.trainable_weights]
+    history = model.fit(task, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    changed = [not np.allclose(b, numpy(w)) for b, w in zip(before, model.trainable_weights)]
+    assert sum(changed) >= len(changed) - 1  # training moved the weights
+    x, _ = task.sample(4)
+    expected = numpy(model(x))
+    assert expected.shape == (4, 1)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(numpy(restored(x)), expected, atol=1e-6)
+    assert restored.get_config() == model.get_config()
+
+
+def test_sequence_to_sequence_head_and_encode():
+    model = HSRURNN(4, output_units=1, output_activation=None, return_sequences=True)
+    x = np.random.default_rng(0).uniform(-1, 1, size=(2, 7, 1)).astype(np.float32)
+    assert tuple(model(x).shape) == (2, 7, 1)
+    assert tuple(model.encode(x).shape) == (2, 7, 4)
+    assert tuple(HSRURNN(4).encode(x).shape) == (2, 4)
+
+
+def test_comparable_lstm_units_matches_the_parameter_count():
+    hsru = HSRURNN(16)
+    hsru.build((None, None, 1))
+    units = comparable_lstm_units(16, input_dim=1)
+    counts = {}
+    for n in (units - 1, units, units + 1):
+        lstm = LSTMBaseline(n)
+        lstm.build((None, None, 1))
+        counts[n] = abs(lstm.count_params() - hsru.count_params())
+    assert counts[units] == min(counts.values())
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: HSRURNN(0), "units=0"),
+        (lambda: HSRURNN(4, num_layers=0), "num_layers=0"),
+        (lambda: HSRURNN(4, output_units=1.5), "output_units=1.5"),
+        (lambda: HSRURNN(4, variant="gru"), "variant='gru'"),
+        (lambda: HSRURNN(4, layer_arguments=[1]), r"layer_arguments=\[1\]"),
+        (lambda: LSTMBaseline(-2), "units=-2"),
+        (lambda: comparable_lstm_units(8, input_dim=0), "input_dim=0"),
+    ],
+)
+def test_invalid_arguments_raise_value_errors_naming_the_value(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
