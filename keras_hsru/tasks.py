@@ -119,6 +119,41 @@ class SequenceTask(keras.utils.PyDataset):
             key = (_check_seed(seed), _SAMPLE_STREAM)
         return self.generate(np.random.default_rng(key), count, length)
 
+    def evaluate(
+        self,
+        model,
+        count: int,
+        length: int | None = None,
+        chunk_size: int = 1000,
+        seed: int | None = None,
+    ) -> dict:
+        """The compiled metrics of `model` on `count` fresh sequences, drawn `chunk_size` at a time.
+
+        Long test sets (say 1,000 sequences of 100,000 steps) never sit in
+        memory whole. Returns `{metric name: value}`, each the mean over all
+        `count` sequences (chunks weighted by their size).
+
+        Args:
+            model: A compiled Keras model.
+            count: Positive integer, the number of test sequences.
+            length: Positive integer; defaults to the task's current length.
+            chunk_size: Positive integer, sequences per chunk.
+            seed: Optional non-negative integer, as in `sample`.
+        """
+        count = _check_positive_int("count", count)
+        chunk_size = _check_positive_int("chunk_size", chunk_size)
+        base_seed = None if seed is None else _check_seed(seed)
+        totals, done = {}, 0
+        while done < count:
+            size = min(chunk_size, count - done)
+            chunk_seed = None if base_seed is None else base_seed + done
+            x, y = self.sample(size, length=length, seed=chunk_seed)
+            results = model.evaluate(x, y, batch_size=size, verbose=0, return_dict=True)
+            for name, value in results.items():
+                totals[name] = totals.get(name, 0.0) + float(value) * size
+            done += size
+        return {name: total / count for name, total in totals.items()}
+
     def generate(self, rng, count, length):
         raise NotImplementedError
 

@@ -83,3 +83,28 @@ def test_length_is_settable_and_sample_draws_fresh_test_sets():
 def test_invalid_arguments_raise_value_errors_naming_the_value(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_evaluate_averages_the_compiled_metrics_over_chunks():
+    import keras
+
+    task = tasks.TemporalParity(6, seed=0)
+    # A model that ignores its input and always says "odd": its accuracy is
+    # the fraction of odd sequences.
+    inputs = keras.Input((None, 1))
+    outputs = keras.layers.Dense(
+        1,
+        activation="sigmoid",
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(5.0),
+    )(keras.layers.GlobalAveragePooling1D()(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    result = task.evaluate(model, count=250, chunk_size=100, seed=3)
+    # The same sequences, drawn chunk by chunk as evaluate does.
+    labels = np.concatenate(
+        [task.sample(n, seed=3 + start)[1] for start, n in ((0, 100), (100, 100), (200, 50))]
+    )
+    assert result["accuracy"] == pytest.approx(labels.mean(), abs=1e-6)
+    with pytest.raises(ValueError, match="chunk_size=0"):
+        task.evaluate(model, count=10, chunk_size=0)

@@ -1,0 +1,266 @@
+"""The paper's main experiment: temporal parity with a curriculum, HSRU vs LSTM vs AnalogOnly.
+
+Each model trains with `model.fit` on fresh random bit streams through the
+curriculum 10 -> 30 -> 60 (`keras_hsru.callbacks.Curriculum`, a fixed number
+of epochs per stage), AdamW with global gradient clipping at 1.0, for several
+seeds. The table gives, per stage, the best validation accuracy during the
+stage (the paper's Table 1 layout) and the accuracy on 10,000 fresh test
+sequences at the end of the stage, as mean and worst over seeds. The HSRU
+models trained at L <= 60 are then tested at far longer lengths.
+
+    KERAS_BACKEND=jax python examples/temporal_parity.py          # 3 seeds, ~3 min on 2 CPU cores
+    KERAS_BACKEND=jax python examples/temporal_parity.py --full   # LR sweep, 10 seeds, up to L=100,000
+    KERAS_BACKEND=torch python examples/temporal_parity.py --quick  # a smoke run
+
+Without `--full` the learning rates are the ones the `--full` sweep chose
+(`LEARNING_RATES` below, from results/temporal_parity-full-jax.json).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_hsru.callbacks import Curriculum
+from keras_hsru.models import HSRURNN, LSTMBaseline, comparable_lstm_units
+from keras_hsru.tasks import TemporalParity
+
+MODELS = ("hsru", "lstm", "analog_only")
+LABELS = {"hsru": "HSRU", "lstm": "LSTM", "analog_only": "AnalogOnly"}
+# Chosen by `--full` (see `sweep`).
+LEARNING_RATES = {"hsru": 1e-2, "lstm": 1e-2, "analog_only": 1e-2}
+SWEEP = (1e-3, 3e-3, 1e-2, 3e-2)
+SWEEP_SEEDS = (100, 101)
+
+
+def build_model(kind, units):
+    if kind == "lstm":
+        return LSTMBaseline(comparable_lstm_units(units, input_dim=1))
+    return HSRURNN(units, variant=kind)
+
+
+class StageEndTest(keras.callbacks.Callback):
+    """Tests on fresh sequences at the end of each curriculum stage (runs after Curriculum)."""
+
+    def __init__(self, curriculum, task, count, epochs):
+        super().__init__()
+        self.curriculum, self.task, self.count, self.epochs = curriculum, task, count, epochs
+        self.results = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        stage = logs["curriculum_stage"]
+        if self.curriculum.stage != stage or epoch == self.epochs - 1:
+            length = logs["sequence_length"]
+            metrics = self.task.evaluate(self.model, self.count, length=length, seed=stage)
+            self.results[length] = metrics["accuracy"]
+
+
+def train(kind, learning_rate, seed, args):
+    """Trains one model through the curriculum; returns (model, test task, run record).
+
+    `args` needs `units`, `lengths`, `steps` (per epoch), `epochs_per_stage`
+    and `test_count`.
+    """
+    keras.utils.set_random_seed(seed)
+    model = build_model(kind, args.units)
+    model.compile(
+        keras.optimizers.AdamW(learning_rate, global_clipnorm=1.0),
+        "binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    lengths = args.lengths
+    task = TemporalParity(lengths[0], batch_size=64, steps_per_epoch=args.steps, seed=seed)
+    val = TemporalParity(lengths[0], batch_size=64, steps_per_epoch=4, seed=seed + 10_000)
+    test = TemporalParity(lengths[0], seed=seed + 20_000)
+    epochs = args.epochs_per_stage * len(lengths)
+    curriculum = Curriculum([task, val], lengths=lengths, epochs_per_stage=args.epochs_per_stage)
+    stage_end = StageEndTest(curriculum, test, args.test_count, epochs)
+    start = time.perf_counter()
+    history = model.fit(
+        task, validation_data=val, epochs=epochs, callbacks=[curriculum, stage_end], verbose=0
+    ).history
+    seconds = time.perf_counter() - start
+    best = {}
+    for length, accuracy in zip(history["sequence_length"], history["val_accuracy"]):
+        best[length] = max(best.get(length, 0.0), accuracy)
+    return (
+        model,
+        test,
+        {
+            "val_accuracy": history["val_accuracy"],
+            "sequence_length": history["sequence_length"],
+            "best_val_accuracy": best,
+            "test_accuracy": stage_end.results,
+            "train_seconds": seconds,
+        },
+    )
+
+
+def sweep(kind, args):
+    """Each learning rate's validation accuracy at the last stage, averaged over its epochs and seeds.
+
+    The average over the stage (not its best epoch) separates rates that all
+    reach 100% by how soon and how steadily they do.
+    """
+    scores = {}
+    for learning_rate in SWEEP:
+        runs = [train(kind, learning_rate, seed, args)[2] for seed in SWEEP_SEEDS]
+        scores[learning_rate] = float(
+            np.mean(
+                [
+                    accuracy
+                    for run in runs
+                    for accuracy, length in zip(run["val_accuracy"], run["sequence_length"])
+                    if length == args.lengths[-1]
+                ]
+            )
+        )
+        print(
+            f"  sweep {LABELS[kind]} lr={learning_rate:g}: {scores[learning_rate]:.4f}", flush=True
+        )
+    return max(SWEEP, key=lambda lr: scores[lr]), scores
+
+
+def summarize(values):
+    return {"mean": float(np.mean(values)), "worst": float(np.min(values))}
+
+
+def plot_curves(results, lengths, epochs_per_stage, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for kind, runs in results.items():
+        curves = np.array([run["val_accuracy"] for run in runs])
+        epochs = np.arange(1, curves.shape[1] + 1)
+        ax.plot(epochs, curves.mean(0), label=LABELS[kind])
+        ax.fill_between(epochs, curves.min(0), curves.max(0), alpha=0.2)
+    for stage, length in enumerate(lengths):
+        ax.axvline(stage * epochs_per_stage + 0.5, color="grey", lw=0.5)
+        ax.text(stage * epochs_per_stage + 0.7, 0.42, f"L={length}", fontsize=8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy")
+    ax.set_ylim(0.4, 1.02)
+    ax.set_title("Temporal parity, curriculum (mean, band: min-max over seeds)")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--full", action="store_true", help="LR sweep, 10 seeds, L up to 100,000")
+    parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
+    parser.add_argument("--seeds", type=int, help="seeds per model (default 3, 10 with --full)")
+    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--figures", default="results/figures", help="directory for the PNG")
+    args = parser.parse_args()
+    args.lengths = [10, 30, 60]
+    args.steps, args.epochs_per_stage, args.test_count = 100, 3, 10_000
+    generalization = {1_000: 1_000, 10_000: 1_000}  # length: test sequences
+    if args.full:
+        generalization = {1_000: 10_000, 10_000: 10_000, 100_000: 1_000}
+    if args.quick:
+        args.lengths, args.steps, args.epochs_per_stage, args.test_count = [4, 6], 3, 1, 100
+        generalization = {50: 100}
+    seeds = args.seeds or (10 if args.full else 1 if args.quick else 3)
+    backend = keras.backend.backend()
+    print(f"backend {backend}, curriculum {args.lengths}, {seeds} seeds", flush=True)
+
+    learning_rates, sweep_scores = dict(LEARNING_RATES), {}
+    if args.full:
+        for kind in MODELS:
+            learning_rates[kind], sweep_scores[kind] = sweep(kind, args)
+
+    results, generalized = {}, {}
+    for kind in MODELS:
+        results[kind] = []
+        for seed in range(seeds):
+            model, test, run = train(kind, learning_rates[kind], seed, args)
+            results[kind].append(run)
+            line = ", ".join(f"L={k}: {v:.4f}" for k, v in run["test_accuracy"].items())
+            print(
+                f"{LABELS[kind]} seed {seed}: test {line} ({run['train_seconds']:.0f} s)",
+                flush=True,
+            )
+            if kind == "hsru":
+                for length, count in generalization.items():
+                    accuracy = test.evaluate(model, count, length=length, chunk_size=100, seed=seed)
+                    generalized.setdefault(length, []).append(accuracy["accuracy"])
+                    print(
+                        f"  HSRU seed {seed} at L={length}: {accuracy['accuracy']:.4f}", flush=True
+                    )
+
+    final = args.lengths[-1]
+    print(f"\nTable 1 (best validation accuracy per stage, mean / worst over {seeds} seeds)")
+    print("| Stage | " + " | ".join(LABELS[k] for k in MODELS) + " |")
+    print("|---" * (len(MODELS) + 1) + "|")
+    table = {}
+    for length in args.lengths:
+        cells, table[length] = [], {}
+        for kind in MODELS:
+            best = summarize([run["best_val_accuracy"][length] for run in results[kind]])
+            test = summarize([run["test_accuracy"][length] for run in results[kind]])
+            table[length][kind] = {"best_val_accuracy": best, "test_accuracy": test}
+            cells.append(
+                f"{100 * best['mean']:.2f}% / {100 * best['worst']:.2f}% "
+                f"(test {100 * test['mean']:.2f}% / {100 * test['worst']:.2f}%)"
+            )
+        print(f"| L={length} | " + " | ".join(cells) + " |")
+    perfect = sum(run["test_accuracy"][final] == 1.0 for run in results["hsru"])
+    print(
+        f"\nHSRU seeds at 100% on {args.test_count} test sequences at L={final}: {perfect}/{seeds}"
+    )
+    for length, accuracies in generalized.items():
+        stats = summarize(accuracies)
+        print(
+            f"HSRU trained at L<={final}, tested at L={length} ({generalization[length]} sequences): "
+            f"mean {100 * stats['mean']:.2f}%, worst {100 * stats['worst']:.2f}%, "
+            f">=99% in {sum(a >= 0.99 for a in accuracies)}/{seeds} seeds"
+        )
+
+    os.makedirs(args.figures, exist_ok=True)
+    figure = os.path.join(args.figures, f"temporal_parity_curves-{backend}.png")
+    plot_curves(results, args.lengths, args.epochs_per_stage, figure)
+    print(f"figure: {figure}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "backend": backend,
+                    "lengths": args.lengths,
+                    "seeds": seeds,
+                    "steps_per_epoch": args.steps,
+                    "epochs_per_stage": args.epochs_per_stage,
+                    "batch_size": 64,
+                    "units": args.units,
+                    "learning_rates": learning_rates,
+                    "sweep": {
+                        k: {str(lr): v for lr, v in s.items()} for k, s in sweep_scores.items()
+                    },
+                    "table": {str(length): row for length, row in table.items()},
+                    "hsru_perfect_seeds_at_final_length": perfect,
+                    "generalization": {
+                        str(length): {"sequences": generalization[length], "accuracy": accs}
+                        for length, accs in generalized.items()
+                    },
+                    "runs": results,
+                    "figure": figure,
+                },
+                f,
+                indent=2,
+                default=str,
+            )
+
+
+if __name__ == "__main__":
+    main()
