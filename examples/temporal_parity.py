@@ -100,24 +100,23 @@ def train(kind, learning_rate, seed, args):
 
 
 def sweep(kind, args):
-    """Each learning rate's validation accuracy at the last stage, averaged over its epochs and seeds.
+    """Scores each learning rate by its validation accuracy, averaged over the sweep's seeds.
 
-    The average over the stage (not its best epoch) separates rates that all
-    reach 100% by how soon and how steadily they do.
+    The score is the mean over the last stage's epochs; ties (several rates
+    at 100%) go to the higher mean over all epochs, i.e. the rate that
+    learns sooner and more steadily.
     """
     scores = {}
     for learning_rate in SWEEP:
         runs = [train(kind, learning_rate, seed, args)[2] for seed in SWEEP_SEEDS]
-        scores[learning_rate] = float(
-            np.mean(
-                [
-                    accuracy
-                    for run in runs
-                    for accuracy, length in zip(run["val_accuracy"], run["sequence_length"])
-                    if length == args.lengths[-1]
-                ]
-            )
-        )
+        last_stage = [
+            accuracy
+            for run in runs
+            for accuracy, length in zip(run["val_accuracy"], run["sequence_length"])
+            if length == args.lengths[-1]
+        ]
+        all_epochs = [accuracy for run in runs for accuracy in run["val_accuracy"]]
+        scores[learning_rate] = (float(np.mean(last_stage)), float(np.mean(all_epochs)))
         print(
             f"  sweep {LABELS[kind]} lr={learning_rate:g}: {scores[learning_rate]:.4f}", flush=True
         )
