@@ -36,10 +36,10 @@ SWEEP = (1e-3, 3e-3, 1e-2, 3e-2)
 SWEEP_SEEDS = (100, 101)
 
 
-def build_model(kind, units):
+def build_model(kind, units, layer_arguments=None):
     if kind == "lstm":
         return LSTMBaseline(comparable_lstm_units(units, input_dim=1))
-    return HSRURNN(units, variant=kind)
+    return HSRURNN(units, variant=kind, layer_arguments=layer_arguments)
 
 
 class StageEndTest(keras.callbacks.Callback):
@@ -58,14 +58,14 @@ class StageEndTest(keras.callbacks.Callback):
             self.results[length] = metrics["accuracy"]
 
 
-def train(kind, learning_rate, seed, args):
+def train(kind, learning_rate, seed, args, layer_arguments=None):
     """Trains one model through the curriculum; returns (model, test task, run record).
 
     `args` needs `units`, `lengths`, `steps` (per epoch), `epochs_per_stage`
-    and `test_count`.
+    and `test_count`; `layer_arguments` go to the HSRU layers.
     """
     keras.utils.set_random_seed(seed)
-    model = build_model(kind, args.units)
+    model = build_model(kind, args.units, layer_arguments)
     model.compile(
         keras.optimizers.AdamW(learning_rate, global_clipnorm=1.0),
         "binary_crossentropy",
@@ -118,7 +118,9 @@ def sweep(kind, args):
         all_epochs = [accuracy for run in runs for accuracy in run["val_accuracy"]]
         scores[learning_rate] = (float(np.mean(last_stage)), float(np.mean(all_epochs)))
         print(
-            f"  sweep {LABELS[kind]} lr={learning_rate:g}: {scores[learning_rate]:.4f}", flush=True
+            f"  sweep {LABELS[kind]} lr={learning_rate:g}: last stage {scores[learning_rate][0]:.4f}, "
+            f"all epochs {scores[learning_rate][1]:.4f}",
+            flush=True,
         )
     return max(SWEEP, key=lambda lr: scores[lr]), scores
 

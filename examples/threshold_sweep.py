@@ -1,48 +1,23 @@
-"""The sweep behind HSRUCell's default threshold: parity at L=10 over thresholds and seeds.
+"""The sweep behind HSRUCell's defaults: parity through the curriculum over thresholds and slopes.
 
-For each initial threshold, trains keras.layers.RNN(HSRUCell(16)) on temporal
-parity (8 epochs of 6,400 fresh sequences, AdamW 1e-2, global clipnorm 1)
-for several seeds and prints the test accuracy of each seed on 2,000 fresh
-sequences.
+For each initial threshold and surrogate slope `k`, trains an `HSRURNN(16)`
+on temporal parity exactly as `examples/temporal_parity.py` does (curriculum
+10 -> 30 -> 60, 3 epochs of 100 batches of 64 per stage, AdamW 1e-2, global
+clipnorm 1) for several seeds, and prints the test accuracy of each seed on
+10,000 fresh sequences at L=60. Every other argument keeps its default
+(Glorot kernels, zero biases, tau ~ U(-2, 2)).
 
-    KERAS_BACKEND=jax python examples/threshold_sweep.py               # ~2 minutes on 2 CPU cores
+    KERAS_BACKEND=jax python examples/threshold_sweep.py               # ~5 minutes on 2 CPU cores
     KERAS_BACKEND=jax python examples/threshold_sweep.py --quick       # a smoke run
 """
 
 import argparse
 import json
+from types import SimpleNamespace
 
 import keras
 import numpy as np
-
-import keras_hsru
-
-
-def parity_batch(rng, count, length):
-    bits = rng.integers(0, 2, size=(count, length, 1)).astype("float32")
-    return bits, (bits.sum(axis=(1, 2)) % 2).astype("float32")
-
-
-def accuracy(threshold, seed, length, epochs, train_count):
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    cell = keras_hsru.HSRUCell(16, threshold_initializer=keras.initializers.Constant(threshold))
-    model = keras.Sequential(
-        [
-            keras.Input((length, 1)),
-            keras.layers.RNN(cell),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(
-        keras.optimizers.AdamW(1e-2, global_clipnorm=1.0),
-        "binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    x, y = parity_batch(rng, train_count * epochs, length)
-    model.fit(x, y, batch_size=64, epochs=1, verbose=0)
-    x_test, y_test = parity_batch(rng, 2000, length)
-    return float(model.evaluate(x_test, y_test, verbose=0)[1])
+import temporal_parity
 
 
 def main():
@@ -50,28 +25,48 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 0.5])
+    parser.add_argument("--slopes", type=float, nargs="+", default=[2.0, 5.0, 10.0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--length", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="one seed, few steps, for tests")
     parser.add_argument("--json", help="write the results to this JSON file")
     args = parser.parse_args()
-    seeds, epochs, train_count = (1, 1, 256) if args.quick else (args.seeds, 8, 6400)
+    setup = SimpleNamespace(
+        units=16, lengths=[10, 30, 60], steps=100, epochs_per_stage=3, test_count=10_000
+    )
+    if args.quick:
+        args.thresholds, args.slopes, args.seeds = [0.0], [5.0], 1
+        setup.lengths, setup.steps, setup.epochs_per_stage, setup.test_count = [4, 6], 3, 1, 100
+    final = setup.lengths[-1]
+
     results = {}
     for threshold in args.thresholds:
-        scores = [
-            accuracy(threshold, seed, args.length, epochs, train_count) for seed in range(seeds)
-        ]
-        results[str(threshold)] = scores
-        solved = sum(score == 1.0 for score in scores)
-        print(
-            f"threshold {threshold}: test accuracy per seed {np.round(scores, 4).tolist()}, "
-            f"{solved}/{seeds} at 100%",
-            flush=True,
-        )
+        for slope in args.slopes:
+            layer_arguments = {
+                "surrogate_slope": slope,
+                "threshold_initializer": keras.initializers.Constant(threshold),
+            }
+            scores = [
+                temporal_parity.train("hsru", 1e-2, seed, setup, layer_arguments)[2][
+                    "test_accuracy"
+                ][final]
+                for seed in range(args.seeds)
+            ]
+            results[f"threshold={threshold}, slope={slope}"] = scores
+            solved = sum(score == 1.0 for score in scores)
+            print(
+                f"threshold {threshold}, slope {slope}: test accuracy at L={final} per seed "
+                f"{np.round(scores, 4).tolist()}, {solved}/{args.seeds} at 100%",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"backend": keras.backend.backend(), "length": args.length, "results": results},
+                {
+                    "backend": keras.backend.backend(),
+                    "lengths": setup.lengths,
+                    "test_sequences": setup.test_count,
+                    "results": results,
+                },
                 f,
                 indent=2,
             )
