@@ -7,6 +7,8 @@ import warnings
 
 import keras
 
+from keras_hsru._validation import check_choice, check_positive_int
+
 _STATE_FILE = "curriculum.json"
 
 
@@ -96,15 +98,8 @@ class Curriculum(keras.callbacks.Callback):
                 "Curriculum needs `epochs_per_stage`, `threshold` or both. "
                 "Received: epochs_per_stage=None, threshold=None"
             )
-        if epochs_per_stage is not None and (
-            isinstance(epochs_per_stage, bool)
-            or not isinstance(epochs_per_stage, numbers.Integral)
-            or epochs_per_stage <= 0
-        ):
-            raise ValueError(
-                "`epochs_per_stage` must be a positive integer or None. "
-                f"Received: epochs_per_stage={epochs_per_stage!r}"
-            )
+        if epochs_per_stage is not None:
+            epochs_per_stage = check_positive_int("epochs_per_stage", epochs_per_stage)
         if threshold is not None and (
             isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
         ):
@@ -113,17 +108,8 @@ class Curriculum(keras.callbacks.Callback):
             )
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"`monitor` must be a metric name. Received: monitor={monitor!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"`mode` must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-        if (
-            isinstance(min_epochs_per_stage, bool)
-            or not isinstance(min_epochs_per_stage, numbers.Integral)
-            or min_epochs_per_stage <= 0
-        ):
-            raise ValueError(
-                "`min_epochs_per_stage` must be a positive integer. "
-                f"Received: min_epochs_per_stage={min_epochs_per_stage!r}"
-            )
+        check_choice("mode", mode, ("auto", "min", "max"))
+        min_epochs_per_stage = check_positive_int("min_epochs_per_stage", min_epochs_per_stage)
         if backup_dir is not None and (
             not isinstance(backup_dir, (str, os.PathLike)) or not str(backup_dir)
         ):

@@ -2,8 +2,8 @@
 
 import keras
 
+from keras_hsru._validation import check_choice, check_positive_int, check_units
 from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU
-from keras_hsru.layers._validation import check_choice, check_units
 
 VARIANTS = ("hsru", "attentive", "analog_only")
 
@@ -210,10 +210,7 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
         The number of LSTM units.
     """
     units = check_units(units)
-    if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim <= 0:
-        raise ValueError(
-            f"`input_dim` must be a positive integer. Received: input_dim={input_dim!r}"
-        )
+    input_dim = check_positive_int("input_dim", input_dim)
     target = _parameter_count(HSRURNN(units, num_layers=num_layers), input_dim)
 
     # LSTM(n) holds 4n(input + n + 1) parameters per layer; count exactly

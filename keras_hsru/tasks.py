@@ -10,11 +10,7 @@ import numbers
 import keras
 import numpy as np
 
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
+from keras_hsru._validation import check_positive_int
 
 
 def _check_seed(seed):
@@ -59,8 +55,8 @@ class SequenceTask(keras.utils.PyDataset):
     ):
         super().__init__(**kwargs)
         self.length = length
-        self.batch_size = _check_positive_int("batch_size", batch_size)
-        self.steps_per_epoch = _check_positive_int("steps_per_epoch", steps_per_epoch)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
         self.seed = _check_seed(seed)
         self.epoch = 0
         self._within_epoch = False
@@ -72,7 +68,7 @@ class SequenceTask(keras.utils.PyDataset):
 
     @length.setter
     def length(self, value: int):
-        self._length = _check_positive_int("length", value)
+        self._length = check_positive_int("length", value)
 
     def __len__(self):
         return self.steps_per_epoch
@@ -110,8 +106,8 @@ class SequenceTask(keras.utils.PyDataset):
                 new sequences from the task's seed, distinct from training
                 batches.
         """
-        count = _check_positive_int("count", count)
-        length = self.length if length is None else _check_positive_int("length", length)
+        count = check_positive_int("count", count)
+        length = self.length if length is None else check_positive_int("length", length)
         if seed is None:
             key = (self.seed, _SAMPLE_STREAM, self._samples_drawn)
             self._samples_drawn += 1
@@ -140,8 +136,8 @@ class SequenceTask(keras.utils.PyDataset):
             chunk_size: Positive integer, sequences per chunk.
             seed: Optional non-negative integer, as in `sample`.
         """
-        count = _check_positive_int("count", count)
-        chunk_size = _check_positive_int("chunk_size", chunk_size)
+        count = check_positive_int("count", count)
+        chunk_size = check_positive_int("chunk_size", chunk_size)
         base_seed = None if seed is None else _check_seed(seed)
         totals, done = {}, 0
         while done < count:

@@ -39,6 +39,9 @@ def probe_inputs():
             3, surrogate_slope=2.0, dropout=0.2, seed=4, threshold_constraint="non_neg"
         ),
         lambda: keras_hsru.AnalogOnlyCell(3, input_regularizer="l1"),
+        lambda: keras_hsru.AttentiveHSRUCell(
+            3, attention_sharpness=4.0, attention_constraint="non_neg"
+        ),
         lambda: keras_hsru.HSRU(3, return_state=True, go_backwards=True, implementation="loop"),
     ],
 )

@@ -3,7 +3,7 @@
 import keras
 from keras import constraints, initializers, ops, regularizers
 
-from keras_hsru.layers._validation import check_positive_finite
+from keras_hsru._validation import check_positive_finite
 from keras_hsru.layers.hsru import HSRU, HSRUCell, cell_property
 
 ATTENTION_ARGUMENTS = (

@@ -4,7 +4,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from keras_hsru import ops as hsru_ops
-from keras_hsru.layers._validation import check_choice
+from keras_hsru._validation import check_choice
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE, LeakyIntegratorCell
 
 

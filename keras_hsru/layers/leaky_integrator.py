@@ -7,7 +7,7 @@ from keras import constraints, initializers, ops, regularizers
 # this mixin; it is not exported under `keras.layers`.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from keras_hsru.layers._validation import check_rate, check_step_input_shape, check_units
+from keras_hsru._validation import check_rate, check_step_input_shape, check_units
 
 # The analog and digital states are integrated in float32 whatever the dtype
 # policy: a long leaky sum or a 0/1 memory has no business in float16.

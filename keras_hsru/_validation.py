@@ -1,13 +1,11 @@
-"""Argument checks shared by the public layers: each raises a ValueError naming the value."""
+"""Argument checks shared by the public API: each raises a ValueError naming the value."""
 
 import math
 import numbers
 
 
 def check_units(units) -> int:
-    if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
-        raise ValueError(f"`units` must be a positive integer. Received: units={units!r}")
-    return int(units)
+    return check_positive_int("units", units)
 
 
 def check_rate(name: str, rate) -> float:
@@ -41,3 +39,9 @@ def check_positive_finite(name: str, value) -> float:
     ):
         raise ValueError(f"`{name}` must be a positive finite number. Received: {name}={value!r}")
     return float(value)
+
+
+def check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
