@@ -198,3 +198,38 @@ def test_torch_chunked_scan_matches_recurrence(reverse, rng):
     if reverse:
         expected = expected[:, ::-1]
     np.testing.assert_allclose(chunked.numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("length", [1, 2, 97])
+def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, rng):
+    """hybrid_scan (fused where a backend fuses: TF graphs on a CPU, Triton on CUDA) ==
+    linear_scan + spike + xor_scan, forward and gradients."""
+    from tests import reference
+
+    batch, units, slope = 3, 4, 2.0
+    current = rng.normal(size=(batch, length, units)).astype(np.float32)
+    decay = rng.uniform(0.2, 0.9, size=units).astype(np.float32)
+    v0 = rng.normal(size=(batch, units)).astype(np.float32)
+    d0 = rng.integers(0, 2, size=(batch, units)).astype(np.float32)
+    tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))  # alpha = exp(-softplus(tau))
+    potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, v0)
+    threshold, margin = reference.threshold_in_gaps(potentials)
+    assert margin.min() > 1e-4
+    threshold = threshold.astype(np.float32)
+
+    def hybrid(decay, current, threshold, v0, d0):
+        potential, memory = hsru_ops.hybrid_scan(decay, current, threshold, slope, v0, d0)
+        return keras.ops.concatenate([potential, memory], axis=-1)
+
+    def composed(decay, current, threshold, v0, d0):
+        potential = hsru_ops.linear_scan(decay, current, v0)
+        memory = hsru_ops.xor_scan(hsru_ops.spike(potential - threshold, slope), d0)
+        return keras.ops.concatenate([potential, memory], axis=-1)
+
+    args = (decay, current, threshold, v0, d0)
+    expected = keras.ops.convert_to_numpy(composed(*args))
+    expected_grads = grad_of(composed, *args)
+    for fn in (hybrid, compiled(hybrid)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(fn(*args)), expected, atol=1e-5)
+        for got, want in zip(grad_of(fn, *args), expected_grads):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

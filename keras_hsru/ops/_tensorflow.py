@@ -131,3 +131,82 @@ def xor_scan(spikes, initial_state):
         return memory, grad
 
     return _xor_scan(spikes, initial_state)
+
+
+def _time_major(x):
+    return tf.transpose(x, [1, 0, 2])
+
+
+def _fused_forward(decay, current, threshold, potential0, memory0):
+    """V and D in one sequential `tf.scan` (instead of two scans and a spike pass)."""
+
+    def step(carry, current_t):
+        potential, memory = carry
+        potential = decay * potential + current_t
+        spikes = tf.cast(potential > threshold, potential.dtype)
+        return potential, memory + spikes - 2 * memory * spikes
+
+    potential, memory = tf.scan(step, _time_major(current), initializer=(potential0, memory0))
+    return _time_major(potential), _time_major(memory)
+
+
+def _fused_backward(decay, threshold, slope, potential, previous_memory, grad_v, grad_d):
+    """The adjoints of the step-by-step recurrence, in one reverse `tf.scan`.
+
+    Back in time, with lV, lD the adjoints of V_t, D_t and s the surrogate:
+    lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
+    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
+    Returns (lV, lS s, lD (1 - 2 S)), time-major; the last is D_{t-1}'s adjoint.
+    """
+    elems = tuple(_time_major(x) for x in (grad_v, grad_d, potential, previous_memory))
+    zeros = tf.zeros_like(elems[0][0])
+
+    def step(carry, elems_t):
+        adjoint_v, adjoint_d, next_spikes = carry[:3]
+        grad_v_t, grad_d_t, potential_t, previous_memory_t = elems_t
+        distance = potential_t - threshold
+        spikes = tf.cast(distance > 0, distance.dtype)
+        adjoint_d = grad_d_t + adjoint_d * (1 - 2 * next_spikes)
+        through_spike = (
+            adjoint_d * (1 - 2 * previous_memory_t) / tf.square(1 + slope * tf.abs(distance))
+        )
+        adjoint_v = grad_v_t + through_spike + decay * adjoint_v
+        return adjoint_v, adjoint_d, spikes, through_spike, adjoint_d * (1 - 2 * spikes)
+
+    adjoint_v, _, _, through_spike, previous_adjoint_d = tf.scan(
+        step, elems, initializer=(zeros,) * 5, reverse=True
+    )
+    return adjoint_v, through_spike, previous_adjoint_d
+
+
+def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
+    """V and D by one sequential loop forward and one backward, where sequential
+    scans are the faster algorithm (graphs on a CPU); None elsewhere."""
+    if not _sequential_is_faster():
+        return None
+
+    @tf.custom_gradient
+    def _hybrid_scan(decay, current, threshold, potential0, memory0):
+        potential, memory = _fused_forward(decay, current, threshold, potential0, memory0)
+
+        def grad(grad_v, grad_d):
+            # An output nothing depends on gets no upstream gradient.
+            grad_v = tf.zeros_like(potential) if grad_v is None else grad_v
+            grad_d = tf.zeros_like(memory) if grad_d is None else grad_d
+            previous_memory = tf.concat([memory0[:, None], memory[:, :-1]], 1)
+            adjoint_v, through_spike, previous_adjoint_d = _fused_backward(
+                decay, threshold, slope, potential, previous_memory, grad_v, grad_d
+            )
+            previous_potential = tf.concat([potential0[:, None], potential[:, :-1]], 1)
+            adjoint_v_batch_major = _time_major(adjoint_v)
+            return (
+                tf.reduce_sum(adjoint_v_batch_major * previous_potential, axis=(0, 1)),
+                adjoint_v_batch_major,
+                -tf.reduce_sum(through_spike, axis=(0, 1)),
+                decay * adjoint_v[0],
+                previous_adjoint_d[0],
+            )
+
+        return (potential, memory), grad
+
+    return _hybrid_scan(decay, current, threshold, potential0, memory0)
