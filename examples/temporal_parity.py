@@ -31,7 +31,7 @@ from keras_hsru.tasks import TemporalParity
 MODELS = ("hsru", "lstm", "analog_only")
 LABELS = {"hsru": "HSRU", "lstm": "LSTM", "analog_only": "AnalogOnly"}
 # Chosen by `--full` (see `sweep`).
-LEARNING_RATES = {"hsru": 1e-2, "lstm": 1e-2, "analog_only": 1e-2}
+LEARNING_RATES = {"hsru": 3e-3, "lstm": 3e-2, "analog_only": 1e-2}
 SWEEP = (1e-3, 3e-3, 1e-2, 3e-2)
 SWEEP_SEEDS = (100, 101)
 
