@@ -32,7 +32,10 @@ VARIANTS = {"hsru": "HSRU", "attentive": "AttentiveHSRU"}
 
 def train(variant, distractors, seed, args):
     keras.utils.set_random_seed(seed)
-    model = HSRURNN(args.units, variant=variant)
+    layer_arguments = None
+    if variant == "attentive":
+        layer_arguments = {"attention_sharpness": args.attention_sharpness}
+    model = HSRURNN(args.units, variant=variant, layer_arguments=layer_arguments)
     model.compile(
         keras.optimizers.AdamW(args.learning_rate, global_clipnorm=1.0),
         "binary_crossentropy",
@@ -85,16 +88,14 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1, 2, 4, 10, 30, 60])
+    parser.add_argument("--epochs-per-stage", type=int, default=2)
+    parser.add_argument("--attention-sharpness", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--figures", default="results/figures", help="directory for the PNG")
     args = parser.parse_args()
-    args.lengths, args.steps, args.epochs_per_stage, args.test_count = (
-        [1, 2, 4, 10, 30, 60],
-        100,
-        2,
-        10_000,
-    )
+    args.steps, args.test_count = 100, 10_000
     if args.quick:
         args.distractors, args.seeds = [1, 2], 1
         args.lengths, args.steps, args.epochs_per_stage, args.test_count = [1, 3], 3, 1, 100
@@ -139,6 +140,7 @@ def main():
                     "epochs_per_stage": args.epochs_per_stage,
                     "steps_per_epoch": args.steps,
                     "learning_rate": args.learning_rate,
+                    "attention_sharpness": args.attention_sharpness,
                     "units": args.units,
                     "test_sequences": args.test_count,
                     "table": {str(d): row for d, row in table.items()},

@@ -34,11 +34,13 @@ class Curriculum(keras.callbacks.Callback):
     `keras_hsru.tasks`; pass the training and the validation task). A stage
     ends after `epochs_per_stage` epochs, or as soon as the monitored metric
     reaches `threshold`, whichever comes first; the last stage lasts until
-    training ends. On TensorFlow, each dataset needs at least 2 batches per
-    epoch (keras fixes a dataset's shapes from its first two batches; the
-    tasks keep their time axis variable through the second). Each epoch's logs, and so the `History`, get
+    training ends. Each epoch's logs, and so the `History`, get
     `curriculum_stage` (0-based) and `sequence_length`, the values the epoch
     trained with.
+
+    On TensorFlow each dataset needs at least 2 batches per epoch: keras fixes
+    a dataset's shapes from its first two batches, and the tasks keep their
+    time axis variable through the second.
 
     With `backup_dir` the callback keeps its state (stage and epochs spent in
     it, per epoch) in `backup_dir/curriculum.json`. Give it the directory of
