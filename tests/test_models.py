@@ -125,3 +125,22 @@ def test_comparable_lstm_units_matches_the_parameter_count():
 def test_invalid_arguments_raise_value_errors_naming_the_value(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_attentive_hsru_under_mixed_precision(policy, rng):
+    x = rng.normal(size=(2, 30, 5)).astype(np.float32)
+    reference_layer = keras_hsru.AttentiveHSRU(4, return_state=True, seed=1)
+    expected = reference_layer(x)
+    keras.config.set_dtype_policy(policy)
+    layer = keras_hsru.AttentiveHSRU(4, return_state=True, seed=1)
+    layer.build((None, None, 5))
+    layer.set_weights(reference_layer.get_weights())
+    assert layer.cell.compute_dtype == policy.split("_")[1]
+    assert {keras.backend.standardize_dtype(w.dtype) for w in layer.weights} == {"float32"}
+    output = layer(x)[0]
+    assert keras.backend.standardize_dtype(output.dtype) == policy.split("_")[1]
+    # A low-precision potential may land on the other side of theta and flip a
+    # bit, so compare the bulk of the outputs.
+    close = np.isclose(numpy(keras.ops.cast(output, "float32")), numpy(expected[0]), atol=0.1)
+    assert close.mean() > 0.9
