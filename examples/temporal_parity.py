@@ -148,7 +148,7 @@ def plot_curves(results, lengths, epochs_per_stage, path):
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0.4, 1.02)
     ax.set_title("Temporal parity, curriculum (mean, band: min-max over seeds)")
-    ax.legend(loc="lower left")
+    ax.legend(loc="center right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -230,7 +230,8 @@ def main():
         )
 
     os.makedirs(args.figures, exist_ok=True)
-    figure = os.path.join(args.figures, f"temporal_parity_curves-{backend}.png")
+    mode = "-full" if args.full else ""
+    figure = os.path.join(args.figures, f"temporal_parity_curves-{backend}{mode}.png")
     plot_curves(results, args.lengths, args.epochs_per_stage, figure)
     print(f"figure: {figure}")
     if args.json:
