@@ -1,0 +1,113 @@
+"""TensorFlow on a CPU: HSRU's fused sequential scan against the composed ops, in one run.
+
+In graphs on a CPU, `keras_hsru.ops.hybrid_scan` runs V, the spikes and D as
+one sequential `tf.scan` forward and one reverse `tf.scan` for all gradients
+(`keras_hsru/ops/_tensorflow.py`, `fused_hybrid_scan`). This times one
+`train_on_batch` and one `predict_on_batch` of an HSRU model with that fused
+path and with the composed ops it replaces (linear_scan + spike + xor_scan,
+what `hybrid_scan` falls back to when the fused function declines), twice
+each in alternation, and prints medians and the ratio.
+
+    KERAS_BACKEND=tensorflow python benchmarks/tensorflow_fused_scan.py --json results/tf-fused-scan-cpu.json
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import keras
+import numpy as np
+
+import keras_hsru
+from keras_hsru.ops import _tensorflow
+
+FUSED = _tensorflow.fused_hybrid_scan
+
+
+def composed_only(*args):
+    return None  # hybrid_scan then uses linear_scan + spike + xor_scan
+
+
+def time_model(length, args):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((None, args.features)),
+            keras_hsru.HSRU(args.units, return_sequences=True),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(keras.optimizers.AdamW(1e-3), "mse")
+    x = np.random.default_rng(0).normal(size=(args.batch, length, args.features)).astype("float32")
+    y = np.zeros((args.batch, 1), "float32")
+    model.train_on_batch(x, y)  # compile
+    model.predict_on_batch(x)
+    train, forward = [], []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        train.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        model.predict_on_batch(x)
+        forward.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(train), 1e3 * statistics.median(forward)
+
+
+def median(rows, length, path, key):
+    return statistics.median(r[key] for r in rows if r["length"] == length and r["path"] == path)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--features", type=int, default=16)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", help="write results to this file")
+    args = parser.parse_args()
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit("run with KERAS_BACKEND=tensorflow")
+
+    rows = []
+    print("| L | path | round | train ms | forward ms |")
+    print("| ---: | --- | ---: | ---: | ---: |")
+    for length in args.lengths:
+        for round_ in (1, 2):
+            for path, function in (("composed", composed_only), ("fused", FUSED)):
+                _tensorflow.fused_hybrid_scan = function
+                train, forward = time_model(length, args)
+                rows.append(
+                    {
+                        "length": length,
+                        "path": path,
+                        "round": round_,
+                        "train_ms": train,
+                        "forward_ms": forward,
+                    }
+                )
+                print(f"| {length} | {path} | {round_} | {train:.1f} | {forward:.1f} |", flush=True)
+    _tensorflow.fused_hybrid_scan = FUSED
+    print("\n| L | train: composed / fused | forward: composed / fused |")
+    print("| ---: | ---: | ---: |")
+    ratios = {}
+    for length in args.lengths:
+        train = median(rows, length, "composed", "train_ms") / median(
+            rows, length, "fused", "train_ms"
+        )
+        forward = median(rows, length, "composed", "forward_ms") / median(
+            rows, length, "fused", "forward_ms"
+        )
+        ratios[length] = {"train": train, "forward": forward}
+        print(f"| {length} | {train:.2f}x | {forward:.2f}x |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": vars(args), "rows": rows, "ratios": ratios}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
