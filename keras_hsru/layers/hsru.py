@@ -172,8 +172,9 @@ class HSRU(keras.layers.RNN):
       (`keras_hsru.ops.xor_scan`), whose exact gradient is a reverse cumulative
       sum,
     - on torch with CUDA and Triton, one fused kernel computes `V`, the spikes
-      and `D` in a single pass, and one their gradients
-      (`keras_hsru.ops.hybrid_scan`).
+      and `D` in a single pass, and one their gradients; on TensorFlow in
+      graphs on a CPU, one sequential loop does, and one reverse loop the
+      gradients (`keras_hsru.ops.hybrid_scan`).
 
     The scan algorithm is chosen per backend and device: a parallel scan on
     GPUs, a sequential one where XLA runs on a CPU (see `keras_hsru/ops/`).

@@ -144,10 +144,12 @@ def hybrid_scan(
     Equivalent to
     `V = linear_scan(decay, current, V0)`,
     `D = xor_scan(spike(V - threshold, slope), D0)`, gradients included, and
-    computed exactly so on every backend except where a fused kernel applies:
+    computed exactly so on every backend except where a fused path applies:
     on torch with a CUDA device and Triton installed, one Triton kernel
     computes V, the spikes and D in a single pass over memory, and one
-    computes all their gradients in a single reverse pass.
+    computes all their gradients in a single reverse pass; on TensorFlow in
+    graphs on a CPU, one sequential `tf.scan` does, and one reverse `tf.scan`
+    the gradients.
 
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
