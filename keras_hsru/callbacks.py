@@ -93,6 +93,9 @@ class Curriculum(keras.callbacks.Callback):
                     "Every dataset given to Curriculum needs a settable `length`. "
                     f"Received: {dataset!r}"
                 )
+        for dataset in datasets:
+            if hasattr(dataset, "variable_length"):
+                dataset.variable_length = True  # see SequenceTask
         self.datasets = datasets
         self.lengths = _check_lengths(lengths)
         if epochs_per_stage is None and threshold is None:

@@ -34,6 +34,12 @@ class SequenceTask(keras.utils.PyDataset):
     Subclasses implement `generate(rng, count, length)` returning
     `(inputs, targets)` NumPy arrays.
 
+    `variable_length` (default `False`; `Curriculum` sets it) says the length
+    will change during a `fit`. On TensorFlow, keras fixes a dataset's shapes
+    from the first two batches it peeks at before training; a task with
+    `variable_length` answers the second peek (batch 1 asked outside an
+    epoch) one step longer, so that the time axis stays variable.
+
     Args:
         length: Positive integer, the number of time steps of each sequence.
             Settable while training (`task.length = 30`).
@@ -59,6 +65,7 @@ class SequenceTask(keras.utils.PyDataset):
         self.steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
         self.seed = _check_seed(seed)
         self.epoch = 0
+        self.variable_length = False
         self._within_epoch = False
         self._samples_drawn = 0
 
@@ -80,7 +87,12 @@ class SequenceTask(keras.utils.PyDataset):
             raise IndexError(f"index {index} out of range for {self.steps_per_epoch} batches")
         rng = np.random.default_rng((self.seed, _TRAIN_STREAM, self.epoch, int(index)))
         length = self.length
-        if not self._within_epoch and index == 1 and keras.backend.backend() == "tensorflow":
+        if (
+            self.variable_length
+            and not self._within_epoch
+            and index == 1
+            and keras.backend.backend() == "tensorflow"
+        ):
             # keras' TensorFlow trainer peeks at batches 0 and 1 before an epoch
             # starts and fixes every axis on which they agree (keras issue
             # #19124). The peeked batches are not trained on; making the second

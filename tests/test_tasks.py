@@ -108,3 +108,16 @@ def test_evaluate_averages_the_compiled_metrics_over_chunks():
     assert result["accuracy"] == pytest.approx(labels.mean(), abs=1e-6)
     with pytest.raises(ValueError, match="chunk_size=0"):
         task.evaluate(model, count=10, chunk_size=0)
+
+
+def test_only_a_variable_length_task_answers_the_tensorflow_peek_one_step_longer():
+    import keras
+
+    task = tasks.TemporalParity(10, seed=0)
+    assert task[1][0].shape[1] == 10  # a plain task never changes its length
+    task.variable_length = True
+    expected = 11 if keras.backend.backend() == "tensorflow" else 10
+    assert task[1][0].shape[1] == expected  # outside an epoch: keras' peek
+    assert task[0][0].shape[1] == 10
+    task.on_epoch_begin()
+    assert task[1][0].shape[1] == 10  # inside an epoch: what fit trains on
