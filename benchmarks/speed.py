@@ -37,6 +37,21 @@ LAYERS = {
 }
 
 
+def build_model(layer, length, features):
+    """The timed model: `layer` (returning sequences), average pooling, `Dense(1)`, AdamW."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((length, features)),
+            layer,
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(keras.optimizers.AdamW(1e-3, global_clipnorm=1.0), "mse")
+    return model
+
+
 def device_name():
     backend = keras.backend.backend()
     if backend == "torch":
@@ -137,16 +152,7 @@ def run(args):
                 row["skipped"] = skipped_layers[name]
                 results.append(row)
                 continue
-            keras.utils.set_random_seed(0)
-            model = keras.Sequential(
-                [
-                    keras.Input((length, args.features)),
-                    LAYERS[name](args.units),
-                    keras.layers.GlobalAveragePooling1D(),
-                    keras.layers.Dense(1),
-                ]
-            )
-            model.compile(keras.optimizers.AdamW(1e-3, global_clipnorm=1.0), "mse")
+            model = build_model(LAYERS[name](args.units), length, args.features)
             reset_peak_memory()
             start = time.perf_counter()
             synchronize(model.train_on_batch(x, y))

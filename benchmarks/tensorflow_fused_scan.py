@@ -3,21 +3,23 @@
 In graphs on a CPU, `keras_hsru.ops.hybrid_scan` runs V, the spikes and D as
 one sequential `tf.scan` forward and one reverse `tf.scan` for all gradients
 (`keras_hsru/ops/_tensorflow.py`, `fused_hybrid_scan`). This times one
-`train_on_batch` and one `predict_on_batch` of an HSRU model with that fused
-path and with the composed ops it replaces (linear_scan + spike + xor_scan,
-what `hybrid_scan` falls back to when the fused function declines), twice
-each in alternation, and prints medians and the ratio.
+`train_on_batch` and one `predict_on_batch` of the model `speed.py` times,
+with an HSRU layer, once with that fused path and once with the composed ops
+it replaces (linear_scan + spike + xor_scan, what `hybrid_scan` falls back
+to when the fused function declines), twice each in alternation, and prints
+medians and the ratio.
 
     KERAS_BACKEND=tensorflow python benchmarks/tensorflow_fused_scan.py --json results/tf-fused-scan-cpu.json
 """
 
 import argparse
+import functools
 import json
 import statistics
-import time
 
 import keras
 import numpy as np
+from speed import build_model, median_seconds
 
 import keras_hsru
 from keras_hsru.ops import _tensorflow
@@ -30,29 +32,13 @@ def composed_only(*args):
 
 
 def time_model(length, args):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((None, args.features)),
-            keras_hsru.HSRU(args.units, return_sequences=True),
-            keras.layers.GlobalAveragePooling1D(),
-            keras.layers.Dense(1),
-        ]
-    )
-    model.compile(keras.optimizers.AdamW(1e-3), "mse")
+    """Median train-step and forward milliseconds of the model `speed.py` times, for HSRU."""
+    model = build_model(keras_hsru.HSRU(args.units, return_sequences=True), length, args.features)
     x = np.random.default_rng(0).normal(size=(args.batch, length, args.features)).astype("float32")
     y = np.zeros((args.batch, 1), "float32")
-    model.train_on_batch(x, y)  # compile
-    model.predict_on_batch(x)
-    train, forward = [], []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        train.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        model.predict_on_batch(x)
-        forward.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(train), 1e3 * statistics.median(forward)
+    train, _ = median_seconds(functools.partial(model.train_on_batch, x, y), args.repeats)
+    forward, _ = median_seconds(functools.partial(model.predict_on_batch, x), args.repeats)
+    return 1e3 * train, 1e3 * forward
 
 
 def median(rows, length, path, key):
