@@ -27,16 +27,8 @@ class StackedRecurrentModel(keras.Model):
     ):
         super().__init__(**kwargs)
         self.units = check_units(units)
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers <= 0:
-            raise ValueError(
-                f"`num_layers` must be a positive integer. Received: num_layers={num_layers!r}"
-            )
-        if isinstance(output_units, bool) or not isinstance(output_units, int) or output_units <= 0:
-            raise ValueError(
-                f"`output_units` must be a positive integer. Received: output_units={output_units!r}"
-            )
-        self.num_layers = num_layers
-        self.output_units = output_units
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.output_units = check_positive_int("output_units", output_units)
         self.output_activation = keras.activations.get(output_activation)
         self.return_sequences = bool(return_sequences)
         self.recurrent_layers = [
