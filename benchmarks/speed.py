@@ -7,7 +7,9 @@ prints medians and ratios to HSRU. A configuration whose first step takes longer
 than `--skip-after` seconds is reported as skipped, with longer sequences of
 that layer skipped too. On a GPU it prints beside each HSRU time the lower
 bound max(FLOPs / matmul rate, bytes / bandwidth), both rates measured in the
-same run. Writes everything as JSON.
+same run. With `--rounds N` the layers of a length are timed in N alternating
+passes and each time is the median over the rounds, so that a slow spell of a
+shared machine falls on every layer. Writes everything as JSON.
 
     KERAS_BACKEND=jax python benchmarks/speed.py --json results/speed-cpu-jax.json
     KERAS_BACKEND=torch python benchmarks/speed.py --batch 64 --features 64 --units 256 \\
@@ -146,14 +148,14 @@ def run(args):
             rng.normal(size=(args.batch, length, args.features)), "float32"
         )
         y = keras.ops.convert_to_tensor(rng.normal(size=(args.batch, 1)), "float32")
+        timed = []
         for name in args.layers:
             row = {"layer": name, "length": length}
+            results.append(row)
             if name in skipped_layers:
                 row["skipped"] = skipped_layers[name]
-                results.append(row)
                 continue
             model = build_model(LAYERS[name](args.units), length, args.features)
-            reset_peak_memory()
             start = time.perf_counter()
             synchronize(model.train_on_batch(x, y))
             first = time.perf_counter() - start
@@ -161,15 +163,33 @@ def run(args):
                 reason = f"first train step (with compilation) took {first:.1f} s at L={length}"
                 skipped_layers[name] = reason
                 row["skipped"] = reason
-                results.append(row)
                 print(f"{name:14s} L={length:6d}  skipped: {reason}", flush=True)
                 continue
+            row["train_rounds_s"], row["forward_rounds_s"] = [], []
             train_step = functools.partial(model.train_on_batch, x, y)
             forward = functools.partial(model.predict_on_batch, x)
-            row["train_s"], _ = median_seconds(train_step, args.repeats)
-            row["forward_s"], _ = median_seconds(forward, args.repeats)
-            row["peak_memory_bytes"] = peak_memory_bytes()
-            if rates and name == "HSRU":
+            timed.append((row, train_step, forward))
+        # Rounds alternate the layers, so that a slow spell of a shared machine
+        # falls on all of them; each layer's time is its median over rounds.
+        for round_ in range(args.rounds):
+            warmup = 2 if round_ == 0 else 1
+            for row, train_step, forward in timed:
+                if round_ == 0:
+                    reset_peak_memory()
+                row["train_rounds_s"].append(median_seconds(train_step, args.repeats, warmup)[0])
+                row["forward_rounds_s"].append(median_seconds(forward, args.repeats, warmup)[0])
+                if round_ == 0:
+                    row["peak_memory_bytes"] = peak_memory_bytes()
+                print(
+                    f"{row['layer']:14s} L={length:6d}  round {round_ + 1}  "
+                    f"train {row['train_rounds_s'][-1] * 1e3:9.2f} ms  "
+                    f"forward {row['forward_rounds_s'][-1] * 1e3:9.2f} ms",
+                    flush=True,
+                )
+        for row, _, _ in timed:
+            row["train_s"] = statistics.median(row["train_rounds_s"])
+            row["forward_s"] = statistics.median(row["forward_rounds_s"])
+            if rates and row["layer"] == "HSRU":
                 for mode in ("train", "forward"):
                     bound, flops, moved = lower_bound_seconds(
                         args.batch, length, args.features, args.units, *rates, mode == "train"
@@ -177,12 +197,6 @@ def run(args):
                     row[f"{mode}_lower_bound_s"] = bound
                     row[f"{mode}_flops"] = flops
                     row[f"{mode}_bytes"] = moved
-            results.append(row)
-            print(
-                f"{name:14s} L={length:6d}  train {row['train_s'] * 1e3:9.2f} ms  "
-                f"forward {row['forward_s'] * 1e3:9.2f} ms",
-                flush=True,
-            )
     return results, rates
 
 
@@ -191,7 +205,8 @@ def print_table(results, args):
     print()
     print(
         f"backend {keras.backend.backend()}, device {device_name()}, B={args.batch}, "
-        f"Din={args.features}, H={args.units}; medians of {args.repeats}"
+        f"Din={args.features}, H={args.units}; medians of {args.repeats} steps, "
+        f"then the median over {args.rounds} rounds"
     )
     header = f"{'layer':14s} {'L':>6s} {'train ms':>10s} {'fwd ms':>10s} {'train x HSRU':>13s} {'fwd x HSRU':>11s}"
     print(header)
@@ -228,7 +243,8 @@ def main():
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096, 16384])
     parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=1, help="passes over the layers")
     parser.add_argument("--skip-after", type=float, default=30.0, help="seconds")
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
@@ -237,6 +253,7 @@ def main():
         ("features", args.features),
         ("units", args.units),
         ("repeats", args.repeats),
+        ("rounds", args.rounds),
     ):
         if value <= 0:
             raise ValueError(f"--{name} must be a positive integer. Received: {name}={value}")
@@ -252,6 +269,7 @@ def main():
             "features": args.features,
             "units": args.units,
             "repeats": args.repeats,
+            "rounds": args.rounds,
             "matmul_flops_per_s": rates[0] if rates else None,
             "bandwidth_bytes_per_s": rates[1] if rates else None,
             "results": results,

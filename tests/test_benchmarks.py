@@ -1,0 +1,61 @@
+"""The benchmark scripts run on the active backend at a tiny size and write their JSON.
+
+They time nothing here (timings are not tested, see README "Speed"); this only
+keeps the scripts that produce the published tables working.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import BACKEND
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--batch", "2", "--features", "3", "--units", "4"]
+
+
+def run_benchmark(script, arguments, out):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", script), *arguments]
+    subprocess.run([*command, "--json", str(out)], env=env, check=True, timeout=600)
+    return json.loads(out.read_text())
+
+
+def test_speed_benchmark_times_every_layer(tmp_path):
+    result = run_benchmark(
+        "speed.py",
+        [*TINY, "--lengths", "8", "16", "--repeats", "1", "--rounds", "2"],
+        tmp_path / "speed.json",
+    )
+    rows = result["results"]
+    assert {(r["layer"], r["length"]) for r in rows} == {
+        (layer, length) for layer in ("HSRU", "RNN(HSRUCell)", "LSTM", "GRU") for length in (8, 16)
+    }
+    for row in rows:
+        assert len(row["train_rounds_s"]) == 2 and len(row["forward_rounds_s"]) == 2, row
+        assert row["train_s"] > 0 and row["forward_s"] > 0, row
+
+
+def test_projection_layout_benchmark_times_both_layouts(tmp_path):
+    result = run_benchmark(
+        "projection_layout.py",
+        [*TINY, "--length", "8", "--repeats", "1", "--rounds", "1"],
+        tmp_path / "layout.json",
+    )
+    assert {r["layout"] for r in result["rows"]} == {"rank3", "flattened"}
+    assert all(r["train_ms"] > 0 and r["forward_ms"] > 0 for r in result["rows"])
+    assert result["ratios"]["train_ms"] > 0
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's fused CPU loop")
+def test_tensorflow_fused_scan_benchmark_compares_both_paths(tmp_path):
+    result = run_benchmark(
+        "tensorflow_fused_scan.py",
+        [*TINY, "--lengths", "8", "--repeats", "1"],
+        tmp_path / "fused.json",
+    )
+    assert {r["path"] for r in result["rows"]} == {"composed", "fused"}
+    assert result["ratios"]["8"]["train"] > 0
