@@ -19,7 +19,7 @@ import statistics
 import keras
 import numpy as np
 from keras import ops
-from speed import build_model, median_seconds
+from speed import add_model_arguments, build_model, check_positive, median_seconds
 
 import keras_hsru
 from keras_hsru.layers import leaky_integrator
@@ -62,19 +62,13 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--features", type=int, default=16)
-    parser.add_argument("--units", type=int, default=128)
+    add_model_arguments(parser)
     parser.add_argument("--length", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
-    for name in ("batch", "features", "units", "length", "repeats", "rounds"):
-        if getattr(args, name) <= 0:
-            raise ValueError(
-                f"--{name} must be a positive integer. Received: {name}={getattr(args, name)}"
-            )
+    check_positive(args, ("batch", "features", "units", "length", "repeats", "rounds"))
 
     backend = keras.backend.backend()
     print(f"{backend}, B={args.batch} L={args.length} Din={args.features} H={args.units}")

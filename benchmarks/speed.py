@@ -71,6 +71,25 @@ def device_name():
     return gpus[0].name if gpus else "cpu"
 
 
+def add_model_arguments(parser):
+    """--batch, --features, --units: the timed model's shape (README's CPU setting by default)."""
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--features", type=int, default=16)
+    parser.add_argument("--units", type=int, default=128)
+
+
+def check_positive(args, names):
+    """Raises a ValueError naming the first of `names` whose value in `args` is not positive."""
+    for name in names:
+        value = getattr(args, name)
+        if isinstance(value, list):
+            value = min(value)
+        if value <= 0:
+            raise ValueError(
+                f"--{name} must be a positive integer. Received: {name}={getattr(args, name)}"
+            )
+
+
 def synchronize(value):
     """Block until the device has produced `value` (copying back one number only)."""
     if isinstance(value, (list, tuple)):
@@ -238,9 +257,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--features", type=int, default=16)
-    parser.add_argument("--units", type=int, default=128)
+    add_model_arguments(parser)
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096, 16384])
     parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per round")
@@ -248,15 +265,7 @@ def main():
     parser.add_argument("--skip-after", type=float, default=30.0, help="seconds")
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
-    for name, value in (
-        ("batch", args.batch),
-        ("features", args.features),
-        ("units", args.units),
-        ("repeats", args.repeats),
-        ("rounds", args.rounds),
-    ):
-        if value <= 0:
-            raise ValueError(f"--{name} must be a positive integer. Received: {name}={value}")
+    check_positive(args, ("batch", "features", "units", "lengths", "repeats", "rounds"))
     results, rates = run(args)
     print_table(results, args)
     if args.json:

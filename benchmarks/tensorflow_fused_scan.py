@@ -19,7 +19,7 @@ import statistics
 
 import keras
 import numpy as np
-from speed import build_model, median_seconds
+from speed import add_model_arguments, build_model, check_positive, median_seconds
 
 import keras_hsru
 from keras_hsru.ops import _tensorflow
@@ -49,13 +49,12 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--features", type=int, default=16)
-    parser.add_argument("--units", type=int, default=128)
+    add_model_arguments(parser)
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
+    check_positive(args, ("batch", "features", "units", "lengths", "repeats"))
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("run with KERAS_BACKEND=tensorflow")
 

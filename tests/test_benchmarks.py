@@ -59,3 +59,17 @@ def test_tensorflow_fused_scan_benchmark_compares_both_paths(tmp_path):
     )
     assert {r["path"] for r in result["rows"]} == {"composed", "fused"}
     assert result["ratios"]["8"]["train"] > 0
+
+
+@pytest.mark.parametrize(
+    "script, argument",
+    [("speed.py", "--lengths"), ("projection_layout.py", "--length"), ("speed.py", "--batch")],
+)
+def test_benchmarks_reject_a_non_positive_size(script, argument):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", script), argument, "0"]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert finished.returncode != 0
+    name = argument.lstrip("-")
+    assert f"ValueError: --{name} must be a positive integer" in finished.stderr
+    assert f"Received: {name}=" in finished.stderr
