@@ -5,22 +5,17 @@ keeps the scripts that produce the published tables working.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import BACKEND
+from tests.scripts import run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--batch", "2", "--features", "3", "--units", "4"]
 
 
 def run_benchmark(script, arguments, out):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", script), *arguments]
-    subprocess.run([*command, "--json", str(out)], env=env, check=True, timeout=600)
+    run_script(f"benchmarks/{script}", [*arguments, "--json", str(out)])
     return json.loads(out.read_text())
 
 
@@ -66,9 +61,7 @@ def test_tensorflow_fused_scan_benchmark_compares_both_paths(tmp_path):
     [("speed.py", "--lengths"), ("projection_layout.py", "--length"), ("speed.py", "--batch")],
 )
 def test_benchmarks_reject_a_non_positive_size(script, argument):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
-    command = [sys.executable, os.path.join(ROOT, "benchmarks", script), argument, "0"]
-    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    finished = run_script(f"benchmarks/{script}", [argument, "0"], check=False, capture=True)
     assert finished.returncode != 0
     name = argument.lstrip("-")
     assert f"ValueError: --{name} must be a positive integer" in finished.stderr

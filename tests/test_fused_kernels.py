@@ -5,15 +5,10 @@ interpreter. The check runs in a subprocess because TRITON_INTERPRET must be
 set before Triton is imported.
 """
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from tests.conftest import BACKEND
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.scripts import run_script
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "torch", reason="the Triton kernels serve the torch backend"
@@ -24,15 +19,9 @@ def test_fused_kernels_match_composed_ops():
     pytest.importorskip("triton")
     import torch
 
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    if not torch.cuda.is_available():
-        env["TRITON_INTERPRET"] = "1"
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "fused_kernel_check.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    interpreter = {} if torch.cuda.is_available() else {"TRITON_INTERPRET": "1"}
+    result = run_script(
+        "tests/fused_kernel_check.py", check=False, capture=True, extra_env=interpreter
     )
     print(result.stdout[-3000:], result.stderr[-3000:])
     assert result.returncode == 0

@@ -11,8 +11,7 @@ import pytest
 
 import keras_hsru
 from tests.conftest import BACKEND
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.scripts import ROOT
 
 
 def build_model(seed=0):

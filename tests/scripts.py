@@ -1,0 +1,25 @@
+"""Running the repository's scripts (examples, benchmarks, checks) in a fresh Python."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(path, arguments=(), check=True, capture=False, extra_env=None):
+    """Runs `ROOT/path arguments` with this interpreter and the active KERAS_BACKEND,
+    the repository on PYTHONPATH and TensorFlow's logs quiet; returns the CompletedProcess.
+
+    With `check`, a non-zero exit raises; with `capture`, stdout and stderr are
+    returned as text instead of going to pytest's output.
+    """
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, **(extra_env or {})}
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, path), *arguments],
+        env=env,
+        check=check,
+        capture_output=capture,
+        text=True,
+        timeout=600,
+    )
