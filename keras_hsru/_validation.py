@@ -4,12 +4,22 @@ import math
 import numbers
 
 
+def is_integer(value) -> bool:
+    """An integral number that is not a bool (to Python, True is the integer 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A real number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_units(units) -> int:
     return check_positive_int("units", units)
 
 
 def check_rate(name: str, rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
+    if not is_real(rate) or not 0.0 <= rate < 1.0:
         raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={rate!r}")
     return float(rate)
 
@@ -31,17 +41,12 @@ def check_step_input_shape(layer_name: str, input_shape):
 
 
 def check_positive_finite(name: str, value) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_real(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"`{name}` must be a positive finite number. Received: {name}={value!r}")
     return float(value)
 
 
 def check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    if not is_integer(value) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     return int(value)

@@ -1,28 +1,22 @@
 """`Curriculum`: train on short sequences first, then longer ones, inside one `model.fit`."""
 
 import json
-import numbers
 import os
 import warnings
 
 import keras
 
-from keras_hsru._validation import check_choice, check_positive_int
+from keras_hsru._validation import check_choice, check_positive_int, is_integer, is_real
 
 _STATE_FILE = "curriculum.json"
 
 
 def _check_lengths(lengths):
-    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__len__") or len(lengths) == 0:
+    is_list = not isinstance(lengths, (str, bytes)) and hasattr(lengths, "__len__")
+    if not is_list or len(lengths) == 0 or not all(is_integer(n) and n > 0 for n in lengths):
         raise ValueError(
             f"`lengths` must be a non-empty list of positive integers. Received: lengths={lengths!r}"
         )
-    for length in lengths:
-        if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length <= 0:
-            raise ValueError(
-                "`lengths` must be a non-empty list of positive integers. "
-                f"Received: lengths={lengths!r}"
-            )
     return [int(length) for length in lengths]
 
 
@@ -105,9 +99,7 @@ class Curriculum(keras.callbacks.Callback):
             )
         if epochs_per_stage is not None:
             epochs_per_stage = check_positive_int("epochs_per_stage", epochs_per_stage)
-        if threshold is not None and (
-            isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
-        ):
+        if threshold is not None and not is_real(threshold):
             raise ValueError(
                 f"`threshold` must be a number or None. Received: threshold={threshold!r}"
             )

@@ -5,12 +5,10 @@ reproducible, no batch repeats across epochs, and the sequence length can be
 changed between epochs (see `keras_hsru.callbacks.Curriculum`).
 """
 
-import numbers
-
 import keras
 import numpy as np
 
-from keras_hsru._validation import check_positive_int
+from keras_hsru._validation import check_positive_int, is_integer
 
 
 def _check_seed(seed):
@@ -18,7 +16,7 @@ def _check_seed(seed):
         # A fresh seed still makes every batch of the run distinct and reproducible
         # from `task.seed`.
         return int(np.random.SeedSequence().entropy % 2**32)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if not is_integer(seed) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative integer or None. Received: seed={seed!r}")
     return int(seed)
 
@@ -81,7 +79,7 @@ class SequenceTask(keras.utils.PyDataset):
         return self.steps_per_epoch
 
     def __getitem__(self, index):
-        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        if not is_integer(index):
             raise ValueError(f"`index` must be an integer. Received: index={index!r}")
         if not 0 <= index < self.steps_per_epoch:
             raise IndexError(f"index {index} out of range for {self.steps_per_epoch} batches")
@@ -247,19 +245,11 @@ class EmbeddedParity(SequenceTask):
     """
 
     def __init__(self, length: int, distractors: int = 1, signal_feature: int = 0, **kwargs):
-        if (
-            isinstance(distractors, bool)
-            or not isinstance(distractors, numbers.Integral)
-            or distractors < 0
-        ):
+        if not is_integer(distractors) or distractors < 0:
             raise ValueError(
                 f"`distractors` must be a non-negative integer. Received: distractors={distractors!r}"
             )
-        if (
-            isinstance(signal_feature, bool)
-            or not isinstance(signal_feature, numbers.Integral)
-            or not 0 <= signal_feature <= distractors
-        ):
+        if not is_integer(signal_feature) or not 0 <= signal_feature <= distractors:
             raise ValueError(
                 f"`signal_feature` must be an integer in [0, distractors={distractors}]. "
                 f"Received: signal_feature={signal_feature!r}"
