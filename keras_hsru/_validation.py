@@ -3,6 +3,8 @@
 import math
 import numbers
 
+import numpy as np
+
 
 def is_integer(value) -> bool:
     """An integral number that is not a bool (to Python, True is the integer 1)."""
@@ -12,6 +14,12 @@ def is_integer(value) -> bool:
 def is_real(value) -> bool:
     """A real number that is not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
+    return bool(value)
 
 
 def check_units(units) -> int:
@@ -50,3 +58,31 @@ def check_positive_int(name: str, value) -> int:
     if not is_integer(value) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     return int(value)
+
+
+def dimensions_agree(shape, expected, broadcast: bool = False) -> bool:
+    """Same rank, and every dimension known in both is equal (or 1 in `shape`
+    where `broadcast`). Unknown (None) dimensions are left to the backend."""
+    shape, expected = tuple(shape), tuple(expected)
+    if len(shape) != len(expected):
+        return False
+    for size, want in zip(shape, expected):
+        if size is None or want is None or size == want or (broadcast and size == 1):
+            continue
+        return False
+    return True
+
+
+def shape_of(value) -> tuple:
+    """The (static) shape of a tensor, array or nested list."""
+    return tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+
+
+def check_shape(name: str, value, expected, description: str, broadcast: bool = False):
+    """Raises unless `value`'s shape agrees with `expected` (see `dimensions_agree`)."""
+    shape = shape_of(value)
+    if not dimensions_agree(shape, expected, broadcast):
+        raise ValueError(
+            f"`{name}` must have shape {description} = {tuple(expected)}. "
+            f"Received: {name}.shape={shape}"
+        )

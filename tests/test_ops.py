@@ -182,6 +182,26 @@ def test_scans_reject_wrong_rank():
         hsru_ops.xor_scan(np.ones(3, np.float32))
 
 
+def test_scans_reject_shapes_that_do_not_match_the_sequence():
+    sequence = np.ones((2, 4, 3), np.float32)
+    decay = np.full(3, 0.5, np.float32)
+    with pytest.raises(ValueError, match="decay.shape=\\(5,\\)"):
+        hsru_ops.linear_scan(np.full(5, 0.5, np.float32), sequence)
+    with pytest.raises(ValueError, match="decay.shape=\\(2, 4, 2\\)"):
+        hsru_ops.linear_scan(np.full((2, 4, 2), 0.5, np.float32), sequence)
+    with pytest.raises(ValueError, match="initial_state.shape=\\(7, 3\\)"):
+        hsru_ops.linear_scan(decay, sequence, np.zeros((7, 3), np.float32))
+    with pytest.raises(ValueError, match="initial_state.shape=\\(2, 5\\)"):
+        hsru_ops.xor_scan(sequence, np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match="threshold.shape=\\(4,\\)"):
+        hsru_ops.hybrid_scan(decay, sequence, np.zeros(4, np.float32), 1.0)
+    with pytest.raises(ValueError, match="initial_memory.shape=\\(2, 1\\)"):
+        hsru_ops.hybrid_scan(decay, sequence, decay, 1.0, None, np.zeros((2, 1), np.float32))
+    # A per-step decay may broadcast over the batch.
+    states = hsru_ops.linear_scan(np.full((1, 4, 3), 0.5, np.float32), sequence)
+    assert tuple(states.shape) == (2, 4, 3)
+
+
 @pytest.mark.skipif(BACKEND != "torch", reason="torch's CUDA fallback scan")
 @pytest.mark.parametrize("reverse", [False, True])
 def test_torch_chunked_scan_matches_recurrence(reverse, rng):

@@ -55,3 +55,50 @@ def test_feature_size_is_fixed_after_build(make):
     layer(np.zeros((2, 3, 5), np.float32))
     with pytest.raises(ValueError, match="axis -1.*5.*6|6.*5"):
         layer(np.zeros((2, 3, 6), np.float32))
+
+
+@pytest.mark.parametrize("cls", [keras_hsru.HSRU, keras_hsru.AttentiveHSRU])
+@pytest.mark.parametrize(
+    "name", ["return_sequences", "return_state", "go_backwards", "stateful", "unroll"]
+)
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_layer_flags_must_be_bools(cls, name, value):
+    with pytest.raises(ValueError, match=f"{name}={value!r}"):
+        cls(4, **{name: value})
+
+
+@pytest.mark.parametrize("cls", [keras_hsru.HSRUCell, keras_hsru.HSRU])
+def test_surrogate_slope_accepts_any_real_number(cls):
+    layer = cls(4, surrogate_slope=np.float32(2.5))
+    assert layer.surrogate_slope == 2.5
+    assert type(layer.get_config()["surrogate_slope"]) is float
+
+
+SEQUENCES = np.zeros((2, 3, 5), np.float32)
+STATE = np.zeros((2, 4), np.float32)
+
+
+@pytest.mark.parametrize("cls", [keras_hsru.HSRU, keras_hsru.AttentiveHSRU])
+@pytest.mark.parametrize(
+    "sequences, call_kwargs, message",
+    [
+        (np.zeros((2, 0, 5), np.float32), {}, "sequences.shape=\\(2, 0, 5\\)"),
+        (SEQUENCES, {"initial_state": [STATE]}, "Received: 1 of shapes \\[\\(2, 4\\)\\]"),
+        (SEQUENCES, {"initial_state": STATE}, "Received: 1 of shapes"),
+        (
+            SEQUENCES,
+            {"initial_state": [STATE, STATE, np.zeros((2, 7), np.float32)]},
+            "initial_state.shape=\\(2, 7\\)",
+        ),
+        (
+            SEQUENCES,
+            {"initial_state": [STATE, STATE, np.zeros((3, 4), np.float32)]},
+            "initial_state.shape=\\(3, 4\\)",
+        ),
+        (SEQUENCES, {"mask": np.ones((2, 4), bool)}, "mask.shape=\\(2, 4\\)"),
+        (SEQUENCES, {"mask": np.ones((2, 3, 1), bool)}, "mask.shape=\\(2, 3, 1\\)"),
+    ],
+)
+def test_call_arguments_that_cannot_fit_fail_clearly(cls, sequences, call_kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls(4)(sequences, **call_kwargs)

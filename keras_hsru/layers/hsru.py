@@ -4,7 +4,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from keras_hsru import ops as hsru_ops
-from keras_hsru._validation import check_choice
+from keras_hsru._validation import check_bool, check_choice, check_shape, shape_of
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE, LeakyIntegratorCell
 
 
@@ -270,6 +270,8 @@ class HSRU(keras.layers.RNN):
         **kwargs,
     ):
         arguments = locals()
+        for name in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
+            check_bool(name, arguments[name])
         extra_arguments = {
             name: kwargs.pop(name) for name in self.extra_cell_arguments if name in kwargs
         }
@@ -296,6 +298,34 @@ class HSRU(keras.layers.RNN):
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self.check_call_arguments(sequences, initial_state, mask)
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def check_call_arguments(self, sequences, initial_state, mask):
+        """Raises a ValueError naming the shape where a call argument cannot fit."""
+        batch, length = sequences.shape[0], sequences.shape[1]
+        if length == 0:
+            raise ValueError(
+                "`sequences` must have at least one time step. "
+                f"Received: sequences.shape={tuple(sequences.shape)}"
+            )
+        if initial_state is not None:
+            states = (
+                list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            )
+            if len(states) != len(self.cell.state_size):
+                shapes = [shape_of(state) for state in states]
+                raise ValueError(
+                    f"`initial_state` must be a list of {len(self.cell.state_size)} tensors "
+                    f"[y, V, D] of shape (batch, units). Received: {len(states)} of shapes {shapes}"
+                )
+            for state in states:
+                check_shape("initial_state", state, (batch, self.cell.units), "(batch, units)")
+        if mask is not None:
+            mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+            check_shape("mask", mask, (batch, length), "(batch, time)")
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.implementation == "loop":

@@ -11,9 +11,10 @@ The layers call only `keras.ops` and the three functions below:
 """
 
 import importlib
-import math
 
 import keras
+
+from keras_hsru._validation import check_positive_finite, check_shape
 
 _MODULES = {
     "jax": "keras_hsru.ops._jax",
@@ -34,17 +35,7 @@ def _implementation():
 
 def check_slope(slope) -> float:
     """Returns `slope` as a float, or raises if it is not positive and finite."""
-    if (
-        isinstance(slope, bool)
-        or not isinstance(slope, (int, float))
-        or not math.isfinite(slope)
-        or slope <= 0
-    ):
-        raise ValueError(
-            "`surrogate_slope` must be a positive finite number. "
-            f"Received: surrogate_slope={slope!r}"
-        )
-    return float(slope)
+    return check_positive_finite("surrogate_slope", slope)
 
 
 def _check_sequence(name, value, rank=3):
@@ -53,6 +44,15 @@ def _check_sequence(name, value, rank=3):
             f"`{name}` must have rank {rank} (batch, time, units). "
             f"Received: {name}.shape={tuple(value.shape)}"
         )
+
+
+def _check_per_unit(name, value, sequence):
+    check_shape(name, value, (sequence.shape[-1],), "(units,)")
+
+
+def _check_state(name, value, sequence):
+    batch, _, units = sequence.shape
+    check_shape(name, value, (batch, units), "(batch, units)")
 
 
 def spike(x, slope: float = 1.0):
@@ -106,10 +106,14 @@ def linear_scan(decay, inputs, initial_state=None):
             f"Received: decay.shape={tuple(decay.shape)}"
         )
     if len(decay.shape) == 3:
+        check_shape("decay", decay, inputs.shape, "(batch, time, units)", broadcast=True)
         decay = keras.ops.broadcast_to(decay, keras.ops.shape(inputs))
+    else:
+        _check_per_unit("decay", decay, inputs)
     if initial_state is None:
         initial_state = keras.ops.zeros_like(inputs[:, 0])
     initial_state = keras.ops.cast(initial_state, inputs.dtype)
+    _check_state("initial_state", initial_state, inputs)
     return _implementation().linear_scan(decay, inputs, initial_state)
 
 
@@ -133,6 +137,7 @@ def xor_scan(spikes, initial_state=None):
     if initial_state is None:
         initial_state = keras.ops.zeros_like(spikes[:, 0])
     initial_state = keras.ops.cast(initial_state, spikes.dtype)
+    _check_state("initial_state", initial_state, spikes)
     return _implementation().xor_scan(spikes, initial_state)
 
 
@@ -165,11 +170,6 @@ def hybrid_scan(
     slope = check_slope(slope)
     current = keras.ops.convert_to_tensor(current)
     _check_sequence("current", current)
-    for name, value in (("decay", decay), ("threshold", threshold)):
-        if len(value.shape) != 1:
-            raise ValueError(
-                f"`{name}` must have shape (units,). Received: {name}.shape={tuple(value.shape)}"
-            )
     if initial_potential is None:
         initial_potential = keras.ops.zeros_like(current[:, 0])
     if initial_memory is None:
@@ -178,6 +178,10 @@ def hybrid_scan(
     decay, threshold, initial_potential, initial_memory = (
         keras.ops.cast(t, dtype) for t in (decay, threshold, initial_potential, initial_memory)
     )
+    for name, value in (("decay", decay), ("threshold", threshold)):
+        _check_per_unit(name, value, current)
+    _check_state("initial_potential", initial_potential, current)
+    _check_state("initial_memory", initial_memory, current)
     fused = getattr(_implementation(), "fused_hybrid_scan", None)
     if fused is not None:
         states = fused(decay, current, threshold, slope, initial_potential, initial_memory)
