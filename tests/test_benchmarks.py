@@ -56,9 +56,32 @@ def test_tensorflow_fused_scan_benchmark_compares_both_paths(tmp_path):
     assert result["ratios"]["8"]["train"] > 0
 
 
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's scan algorithms")
+def test_jax_scan_algorithms_benchmark_checks_and_times_every_candidate(tmp_path):
+    result = run_benchmark(
+        "jax_scan_algorithms.py",
+        ["--batch", "2", "--units", "4", "--lengths", "8", "37", "--repeats", "1", "--rounds", "1"],
+        tmp_path / "scans.json",
+    )
+    summary = result["summary"]
+    algorithms = {"package", "sequential", "associative", "odd-even", "chunked"}
+    assert {(s["length"], s["scan"], s["algorithm"]) for s in summary} == {
+        (length, scan, name) for length in (8, 37) for scan in ("V", "count") for name in algorithms
+    }
+    for row in summary:
+        # Each candidate equals the float64 recurrence, forward and reverse, at L=300.
+        assert row["max_relative_error"] < 1e-5, row
+        assert row["forward_ms"] > 0 and row["forward_and_reverse_ms"] > 0, row
+
+
 @pytest.mark.parametrize(
     "script, argument",
-    [("speed.py", "--lengths"), ("projection_layout.py", "--length"), ("speed.py", "--batch")],
+    [
+        ("speed.py", "--lengths"),
+        ("projection_layout.py", "--length"),
+        ("speed.py", "--batch"),
+        ("jax_scan_algorithms.py", "--rounds"),
+    ],
 )
 def test_benchmarks_reject_a_non_positive_size(script, argument):
     finished = run_script(f"benchmarks/{script}", [argument, "0"], check=False, capture=True)
