@@ -300,10 +300,10 @@ class HSRU(keras.layers.RNN):
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        self.check_call_arguments(sequences, initial_state, mask)
+        self._check_call_arguments(sequences, initial_state, mask)
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
-    def check_call_arguments(self, sequences, initial_state, mask):
+    def _check_call_arguments(self, sequences, initial_state, mask):
         """Raises a ValueError naming the shape where a call argument cannot fit."""
         batch, length = sequences.shape[0], sequences.shape[1]
         if length == 0:
