@@ -89,11 +89,10 @@ def associative_scan(decay, inputs):
     import jax
     import jax.numpy as jnp
 
-    def combine(earlier, later):
-        return later[0] * earlier[0], later[0] * earlier[1] + later[1]
+    from keras_hsru.ops import _jax
 
     pairs = (jnp.broadcast_to(decay, inputs.shape), inputs)
-    return jax.lax.associative_scan(combine, pairs, axis=1)[1]
+    return jax.lax.associative_scan(_jax._combine, pairs, axis=1)[1]
 
 
 def sequential_scan(decay, inputs):
