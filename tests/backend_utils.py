@@ -61,3 +61,21 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
     to_numpy = keras.ops.convert_to_numpy
     grads = [None if g is None else to_numpy(g) for g in grads]
     return [to_numpy(o) for o in _as_list(outputs)], grads[0], grads[1:]
+
+
+def fused_kernels_run_here():
+    """Whether `hybrid_scan(fused=True)` can run in this session: TensorFlow's
+    fused loop runs anywhere; torch's Triton kernels need CUDA and Triton; JAX's
+    Pallas kernels a GPU."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return True
+    if backend == "torch":
+        import importlib.util
+
+        import torch
+
+        return torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
+    import jax
+
+    return jax.default_backend() == "gpu"

@@ -45,13 +45,16 @@ def test_projection_layout_benchmark_times_both_layouts(tmp_path):
     assert result["ratios"]["train_ms"] > 0
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's fused CPU loop")
-def test_tensorflow_fused_scan_benchmark_compares_both_paths(tmp_path):
-    result = run_benchmark(
-        "tensorflow_fused_scan.py",
-        [*TINY, "--lengths", "8", "--repeats", "1"],
-        tmp_path / "fused.json",
-    )
+def test_fused_scan_benchmark_compares_both_paths_or_says_why_not(tmp_path):
+    from tests.backend_utils import fused_kernels_run_here
+
+    arguments = [*TINY, "--lengths", "8", "--repeats", "1", "--rounds", "1"]
+    if not fused_kernels_run_here():
+        result = run_script("benchmarks/fused_scan.py", arguments, check=False, capture=True)
+        assert result.returncode != 0
+        assert "No fused path here" in result.stderr and "Received: device=" in result.stderr
+        return
+    result = run_benchmark("fused_scan.py", arguments, tmp_path / "fused.json")
     assert {r["path"] for r in result["rows"]} == {"composed", "fused"}
     assert result["ratios"]["8"]["train"] > 0
 
@@ -89,3 +92,18 @@ def test_benchmarks_reject_a_non_positive_size(script, argument):
     name = argument.lstrip("-")
     assert f"ValueError: --{name} must be a positive integer" in finished.stderr
     assert f"Received: {name}=" in finished.stderr
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX's Pallas kernels")
+def test_pallas_kernel_benchmark_checks_and_times_every_setting(tmp_path):
+    result = run_benchmark(
+        "pallas_kernel.py",
+        ["--interpret", "--batch", "2", "--units", "8", "--lengths", "5"]
+        + ["--unrolls", "2", "4", "--blocks", "4", "--repeats", "1", "--rounds", "1"],
+        tmp_path / "pallas.json",
+    )
+    summary = {s["path"]: s for s in result["summary"]}
+    assert set(summary) == {"composed", "unroll 2, block 4", "unroll 4, block 4"}
+    for row in summary.values():
+        assert row["v_error"] < 1e-5 and row["d_agree"] == 1.0, row
+        assert row["forward_ms"] > 0 and row["forward_and_backward_ms"] > 0, row

@@ -45,6 +45,26 @@ def test_implementation_loop_is_the_keras_rnn_loop(rng):
     np.testing.assert_allclose(numpy(scan(x)), numpy(loop(x)), atol=1e-5)
 
 
+@pytest.mark.parametrize("implementation", ["fused", "scan"])
+def test_fused_and_scan_implementations_equal_auto(implementation, rng):
+    from tests.backend_utils import fused_kernels_run_here
+
+    x, weights = draw_problem(rng)
+    layer = hsru_layer(weights, 4, 5, return_sequences=True, implementation=implementation)
+    if implementation == "fused" and not fused_kernels_run_here():
+        with pytest.raises(ValueError, match="fused HSRU kernels .* Received: device="):
+            layer(x)
+        return
+    auto = hsru_layer(weights, 4, 5, return_sequences=True)
+    cotangents = [np.random.default_rng(2).normal(size=(3, 12, 5))]
+    (out,), dx, dw = layer_gradients(layer, x, cotangents)
+    (want,), want_dx, want_dw = layer_gradients(auto, x, cotangents)
+    np.testing.assert_allclose(out, want, atol=1e-5)
+    np.testing.assert_allclose(dx, want_dx, atol=1e-4)
+    for got, expected in zip(dw, want_dw):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_set_weights_from_rnn_cell(rng):
     x, weights = draw_problem(rng)
     source = rnn_layer(weights, 4, 5)

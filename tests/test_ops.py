@@ -220,11 +220,17 @@ def test_torch_chunked_scan_matches_recurrence(reverse, rng):
     np.testing.assert_allclose(chunked.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("fused", [None, True, False])
 @pytest.mark.parametrize("length", [1, 2, 97])
-def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, rng):
-    """hybrid_scan (fused where a backend fuses: TF graphs on a CPU, Triton on CUDA) ==
+def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, rng):
+    """hybrid_scan (by default fused where a backend fuses: TF graphs on a CPU, Triton on
+    CUDA; fused=True: wherever the backend has a fused path; fused=False: never) ==
     linear_scan + spike + xor_scan, forward and gradients."""
     from tests import reference
+    from tests.backend_utils import fused_kernels_run_here
+
+    if fused and not fused_kernels_run_here():
+        pytest.skip("no fused kernel runs here (test_fused_path_where_none_runs_is_an_error)")
 
     batch, units, slope = 3, 4, 2.0
     current = rng.normal(size=(batch, length, units)).astype(np.float32)
@@ -238,7 +244,9 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, rng):
     threshold = threshold.astype(np.float32)
 
     def hybrid(decay, current, threshold, v0, d0):
-        potential, memory = hsru_ops.hybrid_scan(decay, current, threshold, slope, v0, d0)
+        potential, memory = hsru_ops.hybrid_scan(
+            decay, current, threshold, slope, v0, d0, fused=fused
+        )
         return keras.ops.concatenate([potential, memory], axis=-1)
 
     def composed(decay, current, threshold, v0, d0):
@@ -253,3 +261,20 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, rng):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(fn(*args)), expected, atol=1e-5)
         for got, want in zip(grad_of(fn, *args), expected_grads):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_fused_path_where_none_runs_is_an_error():
+    from tests.backend_utils import fused_kernels_run_here
+
+    if fused_kernels_run_here():
+        pytest.skip("a fused kernel runs here")
+    decay = np.full(3, 0.5, np.float32)
+    sequence = np.ones((2, 4, 3), np.float32)
+    with pytest.raises(ValueError, match="Received: device="):
+        hsru_ops.hybrid_scan(decay, sequence, decay, 1.0, fused=True)
+
+
+def test_hybrid_scan_rejects_a_fused_that_is_not_a_bool():
+    decay = np.full(3, 0.5, np.float32)
+    with pytest.raises(ValueError, match="fused='yes'"):
+        hsru_ops.hybrid_scan(decay, np.ones((2, 4, 3), np.float32), decay, 1.0, fused="yes")

@@ -154,7 +154,9 @@ CELL_ARGUMENTS = (
     "seed",
 )
 
-IMPLEMENTATIONS = ("auto", "scan", "loop")
+IMPLEMENTATIONS = ("auto", "fused", "scan", "loop")
+# What each whole-sequence implementation asks of `hsru_ops.hybrid_scan`.
+_FUSED = {"auto": None, "fused": True, "scan": False}
 
 
 @keras.saving.register_keras_serializable(package="keras_hsru")
@@ -206,10 +208,17 @@ class HSRU(keras.layers.RNN):
             states of the next (`reset_states()` zeroes them). Feeding a
             sequence in chunks then gives the outputs of feeding it whole.
         unroll: Only used by `implementation="loop"`, as in `keras.layers.RNN`.
-        implementation: `"scan"` (the parallel whole-sequence computation),
-            `"loop"` (keras' step-by-step RNN loop over `HSRUCell`, the
-            reference), or `"auto"` (default: `"scan"`, which applies to
-            every configuration of this layer on every backend and device).
+        implementation: `"auto"` (default: the faster of `"fused"` and
+            `"scan"` as measured on this backend and device, see
+            `keras_hsru.ops.hybrid_scan`), `"fused"` (V, the spikes and D in
+            one pass over the sequence and the gradients in one reverse pass:
+            Triton kernels on torch with CUDA, Pallas kernels on JAX with a
+            GPU, a sequential `tf.scan` on TensorFlow; a ValueError at call
+            time where the backend has none for the device), `"scan"` (the
+            composed parallel scans, on every backend and device) or `"loop"`
+            (keras' step-by-step RNN loop over `HSRUCell`, the reference).
+            Masked sequences take the composed scans under `"auto"` and
+            `"fused"` (a mask makes the decay vary per step).
         **kwargs: Standard layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
@@ -357,6 +366,7 @@ class HSRU(keras.layers.RNN):
                 cell.surrogate_slope,
                 initial_potential,
                 initial_memory,
+                fused=_FUSED[self.implementation],
             )
         else:
             # A masked step is the identity: decay 1, no input, no spike.

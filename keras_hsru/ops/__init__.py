@@ -1,6 +1,6 @@
 """HSRU operations, each implemented natively for the active Keras backend.
 
-The layers call only `keras.ops` and the three functions below:
+The layers call only `keras.ops` and the four functions below:
 
 - `spike(x, slope)`: Heaviside step with the fast-sigmoid surrogate gradient.
 - `linear_scan(decay, inputs, initial_state)`: the leaky integration
@@ -8,13 +8,16 @@ The layers call only `keras.ops` and the three functions below:
 - `xor_scan(spikes, initial_state)`: the digital memory
   `D_t = D_{t-1} XOR S_t` over a whole sequence, as the parity of a cumulative
   spike count, with the exact gradient of the step-by-step XOR.
+- `hybrid_scan(decay, current, threshold, slope, ...)`: V and D together, by
+  the three above or by a backend's fused kernels (`_triton.py` for torch,
+  `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`).
 """
 
 import importlib
 
 import keras
 
-from keras_hsru._validation import check_positive_finite, check_shape
+from keras_hsru._validation import check_bool, check_positive_finite, check_shape
 
 _MODULES = {
     "jax": "keras_hsru.ops._jax",
@@ -142,19 +145,30 @@ def xor_scan(spikes, initial_state=None):
 
 
 def hybrid_scan(
-    decay, current, threshold, slope: float, initial_potential=None, initial_memory=None
+    decay,
+    current,
+    threshold,
+    slope: float,
+    initial_potential=None,
+    initial_memory=None,
+    fused: bool | None = None,
 ):
     """The HSRU's analog and digital states for a whole sequence.
 
     Equivalent to
     `V = linear_scan(decay, current, V0)`,
-    `D = xor_scan(spike(V - threshold, slope), D0)`, gradients included, and
-    computed exactly so on every backend except where a fused path applies:
-    on torch with a CUDA device and Triton installed, one Triton kernel
-    computes V, the spikes and D in a single pass over memory, and one
-    computes all their gradients in a single reverse pass; on TensorFlow in
-    graphs on a CPU, one sequential `tf.scan` does, and one reverse `tf.scan`
-    the gradients.
+    `D = xor_scan(spike(V - threshold, slope), D0)`, gradients included.
+    A fused path computes V, the spikes and D in a single pass over the
+    sequence, and all their gradients in a single reverse pass:
+
+    - torch with a CUDA device and Triton installed: two Triton kernels;
+    - TensorFlow: one sequential `tf.scan` forward, one reverse `tf.scan`;
+    - JAX on a GPU: two Pallas kernels.
+
+    By default (`fused=None`) the fused path is taken where it was measured
+    faster than the composed ops: torch on CUDA and TensorFlow in graphs on a
+    CPU. The JAX kernels have not been timed on a GPU yet, so JAX takes them
+    only when asked (`fused=True`).
 
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
@@ -163,11 +177,17 @@ def hybrid_scan(
         slope: Positive finite float, the surrogate's slope `k`.
         initial_potential: Optional `(batch, units)`, `V_{-1}`. Zeros if None.
         initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
+        fused: `None` (the faster path here, see above), `True` (the fused
+            path; a ValueError where this backend has none for the device or
+            dtype: torch needs CUDA and Triton, JAX a GPU, and both float32)
+            or `False` (the composed ops).
 
     Returns:
         `(V, D)`, two tensors of shape `(batch, time, units)`.
     """
     slope = check_slope(slope)
+    if fused is not None:
+        fused = check_bool("fused", fused)
     current = keras.ops.convert_to_tensor(current)
     _check_sequence("current", current)
     if initial_potential is None:
@@ -182,9 +202,10 @@ def hybrid_scan(
         _check_per_unit(name, value, current)
     _check_state("initial_potential", initial_potential, current)
     _check_state("initial_memory", initial_memory, current)
-    fused = getattr(_implementation(), "fused_hybrid_scan", None)
-    if fused is not None:
-        states = fused(decay, current, threshold, slope, initial_potential, initial_memory)
+    if fused is not False:
+        states = _implementation().fused_hybrid_scan(
+            decay, current, threshold, slope, initial_potential, initial_memory, force=bool(fused)
+        )
         if states is not None:
             return states
     potential = linear_scan(decay, current, initial_potential)

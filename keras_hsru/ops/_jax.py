@@ -128,3 +128,19 @@ def _xor_scan_bwd(residuals, upstream):
 
 
 xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)
+
+
+def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
+    """V and D by the fused Pallas kernels (`_pallas.py`) on a GPU, only if
+    `force`: they have not been timed against the composed ops on a GPU yet
+    (`benchmarks/fused_scan.py`), so by default the composed ops serve."""
+    if not force:
+        return None
+    if jax.default_backend() != "gpu" or current.dtype != jnp.float32:
+        raise ValueError(
+            "The fused HSRU kernels on JAX need a GPU and float32 sequences. "
+            f"Received: device={jax.default_backend()!r}, dtype={current.dtype}"
+        )
+    from keras_hsru.ops import _pallas
+
+    return _pallas.hybrid_scan(decay, current, threshold, slope, potential0, memory0)

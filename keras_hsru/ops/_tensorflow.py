@@ -179,10 +179,10 @@ def _fused_backward(decay, threshold, slope, potential, previous_memory, grad_v,
     return adjoint_v, through_spike, previous_adjoint_d
 
 
-def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
+def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
     """V and D by one sequential loop forward and one backward, where sequential
-    scans are the faster algorithm (graphs on a CPU); None elsewhere."""
-    if not _sequential_is_faster():
+    scans are the faster algorithm (graphs on a CPU) or if `force`; None elsewhere."""
+    if not (force or _sequential_is_faster()):
         return None
 
     @tf.custom_gradient

@@ -200,16 +200,21 @@ class _HybridScan(torch.autograd.Function):
         return g_decay, g_current, g_threshold, g_potential0, g_memory0, None, None
 
 
-def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
-    """V and D in one fused Triton pass on CUDA; None where it does not apply.
+def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
+    """V and D in one fused Triton pass on CUDA, where the composed ops measured
+    slower; None where it does not apply (a ValueError if `force`).
 
     Triton runs on CUDA devices, or anywhere under its interpreter
     (TRITON_INTERPRET=1), which the tests use to check the kernels on a CPU.
     """
     on_device = current.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
-    if not on_device or decay.dim() != 1 or current.dtype != torch.float32:
-        return None
-    kernels = _fused_kernels()
-    if kernels is None:
+    kernels = _fused_kernels() if on_device else None
+    if kernels is None or decay.dim() != 1 or current.dtype != torch.float32:
+        if force:
+            raise ValueError(
+                "The fused HSRU kernels on torch need a CUDA device, Triton and float32 "
+                f"sequences. Received: device={current.device}, dtype={current.dtype}, "
+                f"Triton {'installed' if _fused_kernels() else 'not installed'}"
+            )
         return None
     return _HybridScan.apply(decay, current, threshold, potential0, memory0, kernels, slope)
