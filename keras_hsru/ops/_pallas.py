@@ -10,12 +10,8 @@ iteration: those steps' rows are loaded before the first is used, so their
 memory latencies overlap.
 
 The gradients are those of the step-by-step equations with the fast-sigmoid
-surrogate (see `keras_hsru.ops`): with c_t = 1 - 2 S_{t+1},
-
-    gD_t*   = gD_t + c_t gD_{t+1}*            (total gradient of D_t)
-    gS_t    = gD_t* (1 - 2 D_{t-1})
-    gV_t*   = gV_t + gS_t surrogate(V_t - theta) + alpha gV_{t+1}*
-    dI_t = gV_t*,  dalpha = sum gV_t* V_{t-1},  dtheta = -sum gS_t surrogate_t.
+surrogate, by the same recurrences as the Triton kernels (written out in
+`_triton.py`), run one step at a time instead of as in-register scans.
 
 With `interpret=True` the kernels run on any device through Pallas'
 interpreter; the tests use it to check them on a CPU.
