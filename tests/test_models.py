@@ -6,7 +6,14 @@ import pytest
 
 import keras_hsru
 from keras_hsru import tasks
-from keras_hsru.models import HSRURNN, LSTMBaseline, comparable_lstm_units
+from keras_hsru.models import (
+    HSRURNN,
+    LSTMBaseline,
+    _hsru_layer_count,
+    _lstm_layer_count,
+    _stacked_parameter_count,
+    comparable_lstm_units,
+)
 from tests import reference
 from tests.helpers import draw_problem, numpy
 
@@ -98,16 +105,22 @@ def test_sequence_to_sequence_head_and_encode():
     assert tuple(HSRURNN(4).encode(x).shape) == (2, 4)
 
 
-def test_comparable_lstm_units_matches_the_parameter_count():
-    hsru = HSRURNN(16)
-    hsru.build((None, None, 1))
-    units = comparable_lstm_units(16, input_dim=1)
-    counts = {}
-    for n in (units - 1, units, units + 1):
-        lstm = LSTMBaseline(n)
-        lstm.build((None, None, 1))
-        counts[n] = abs(lstm.count_params() - hsru.count_params())
-    assert counts[units] == min(counts.values())
+@pytest.mark.parametrize("units, input_dim, num_layers", [(16, 1, 1), (5, 3, 2)])
+def test_comparable_lstm_units_matches_the_parameter_count(units, input_dim, num_layers):
+    # The function counts from weight shapes; check those counts against built models.
+    hsru = HSRURNN(units, num_layers=num_layers)
+    hsru.build((None, None, input_dim))
+    counted = _stacked_parameter_count(_hsru_layer_count, units, input_dim, num_layers)
+    assert counted == hsru.count_params()
+    lstm_units = comparable_lstm_units(units, input_dim=input_dim, num_layers=num_layers)
+    distances = {}
+    for n in (lstm_units - 1, lstm_units, lstm_units + 1):
+        lstm = LSTMBaseline(n, num_layers=num_layers)
+        lstm.build((None, None, input_dim))
+        counted = _stacked_parameter_count(_lstm_layer_count, n, input_dim, num_layers)
+        assert counted == lstm.count_params()
+        distances[n] = abs(lstm.count_params() - hsru.count_params())
+    assert distances[lstm_units] == min(distances.values()), distances
 
 
 @pytest.mark.parametrize(
@@ -120,6 +133,7 @@ def test_comparable_lstm_units_matches_the_parameter_count():
         (lambda: HSRURNN(4, layer_arguments=[1]), r"layer_arguments=\[1\]"),
         (lambda: LSTMBaseline(-2), "units=-2"),
         (lambda: comparable_lstm_units(8, input_dim=0), "input_dim=0"),
+        (lambda: comparable_lstm_units(8, input_dim=1, num_layers=0), "num_layers=0"),
     ],
 )
 def test_invalid_arguments_raise_value_errors_naming_the_value(make, message):
