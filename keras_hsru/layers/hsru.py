@@ -218,7 +218,10 @@ class HSRU(keras.layers.RNN):
             composed parallel scans, on every backend and device) or `"loop"`
             (keras' step-by-step RNN loop over `HSRUCell`, the reference).
             Masked sequences take the composed scans under `"auto"` and
-            `"fused"` (a mask makes the decay vary per step).
+            `"fused"` (a mask makes the decay vary per step). Like
+            `keras.layers.LSTM(use_cudnn=True)`, a model saved with
+            `"fused"` keeps it: loaded where no fused kernel runs, it raises
+            at call time.
         **kwargs: Standard layer arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
