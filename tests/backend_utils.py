@@ -65,8 +65,8 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
 
 def fused_kernels_run_here():
     """Whether `hybrid_scan(fused=True)` can run in this session: TensorFlow's
-    fused loop runs anywhere; torch's Triton kernels need CUDA and Triton; JAX's
-    Pallas kernels a GPU."""
+    fused loop runs anywhere; torch's Triton kernels need CUDA and Triton; JAX
+    has a fused loop on a CPU and Pallas kernels on a GPU."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return True
@@ -78,4 +78,4 @@ def fused_kernels_run_here():
         return torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
     import jax
 
-    return jax.default_backend() == "gpu"
+    return jax.default_backend() in ("cpu", "gpu")

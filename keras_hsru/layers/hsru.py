@@ -175,8 +175,8 @@ class HSRU(keras.layers.RNN):
       sum,
     - on torch with CUDA and Triton, one fused kernel computes `V`, the spikes
       and `D` in a single pass, and one their gradients; on TensorFlow in
-      graphs on a CPU, one sequential loop does, and one reverse loop the
-      gradients (`keras_hsru.ops.hybrid_scan`).
+      graphs on a CPU and on JAX on a CPU, one sequential loop does, and one
+      reverse loop the gradients (`keras_hsru.ops.hybrid_scan`).
 
     The scan algorithm is chosen per backend and device: a parallel scan on
     GPUs, a sequential one where XLA runs on a CPU (see `keras_hsru/ops/`).
@@ -213,10 +213,11 @@ class HSRU(keras.layers.RNN):
             `keras_hsru.ops.hybrid_scan`), `"fused"` (V, the spikes and D in
             one pass over the sequence and the gradients in one reverse pass:
             Triton kernels on torch with CUDA, Pallas kernels on JAX with a
-            GPU, a sequential `tf.scan` on TensorFlow; a ValueError at call
-            time where the backend has none for the device), `"scan"` (the
-            composed parallel scans, on every backend and device) or `"loop"`
-            (keras' step-by-step RNN loop over `HSRUCell`, the reference).
+            GPU, a sequential scan on TensorFlow and on JAX with a CPU; a
+            ValueError at call time where the backend has none for the
+            device), `"scan"` (the composed scans, on every backend and
+            device) or `"loop"` (keras' step-by-step RNN loop over
+            `HSRUCell`, the reference).
             Masked sequences take the composed scans under `"auto"` and
             `"fused"` (a mask makes the decay vary per step). Like
             `keras.layers.LSTM(use_cudnn=True)`, a model saved with

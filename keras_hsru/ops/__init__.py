@@ -162,13 +162,14 @@ def hybrid_scan(
     sequence, and all their gradients in a single reverse pass:
 
     - torch with a CUDA device and Triton installed: two Triton kernels;
-    - TensorFlow: one sequential `tf.scan` forward, one reverse `tf.scan`;
+    - TensorFlow, and JAX on a CPU: one sequential scan forward, one reverse
+      scan for the gradients;
     - JAX on a GPU: two Pallas kernels.
 
     By default (`fused=None`) the fused path is taken where it was measured
-    faster than the composed ops: torch on CUDA and TensorFlow in graphs on a
-    CPU. The JAX kernels have not been timed on a GPU yet, so JAX takes them
-    only when asked (`fused=True`).
+    faster than the composed ops: torch on CUDA, TensorFlow in graphs on a
+    CPU and JAX on a CPU. The Pallas kernels have not been timed on a GPU
+    yet, so JAX on a GPU takes them only when asked (`fused=True`).
 
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
@@ -179,7 +180,7 @@ def hybrid_scan(
         initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
         fused: `None` (the faster path here, see above), `True` (the fused
             path; a ValueError where this backend has none for the device or
-            dtype: torch needs CUDA and Triton, JAX a GPU, and both float32)
+            dtype: torch needs CUDA, Triton and float32, JAX on a GPU float32)
             or `False` (the composed ops).
 
     Returns:

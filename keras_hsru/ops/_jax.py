@@ -130,15 +130,83 @@ def _xor_scan_bwd(residuals, upstream):
 xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)
 
 
+def _time_major(x):
+    return jnp.swapaxes(x, 0, 1)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
+    """V, the spikes and D in one sequential `lax.scan` (instead of two scans
+    and a spike pass); the gradients in one reverse `lax.scan`."""
+
+    def step(carry, current_t):
+        potential, memory = carry
+        potential = decay * potential + current_t
+        memory = jnp.where(potential > threshold, 1 - memory, memory)  # D XOR S
+        return (potential, memory), (potential, memory)
+
+    _, states = jax.lax.scan(step, (potential0, memory0), _time_major(current))
+    return tuple(_time_major(x) for x in states)
+
+
+def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, potential0, memory0):
+    states = _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
+    return states, (*states, decay, threshold, potential0, memory0)
+
+
+def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
+    """Back in time, with lV, lD the adjoints of V_t, D_t and s the surrogate:
+    lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
+    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}."""
+    potential, memory, decay, threshold, potential0, memory0 = residuals
+    previous_memory = jnp.concatenate([memory0[:, None], memory[:, :-1]], axis=1)
+
+    def step(carry, elems_t):
+        adjoint_v, adjoint_d, next_flip = carry
+        grad_v_t, grad_d_t, potential_t, previous_memory_t = elems_t
+        distance = potential_t - threshold
+        adjoint_d = grad_d_t + adjoint_d * next_flip
+        through_spike = (
+            adjoint_d * (1 - 2 * previous_memory_t) / jnp.square(1 + slope * jnp.abs(distance))
+        )
+        adjoint_v = grad_v_t + through_spike + decay * adjoint_v
+        flip = jnp.where(distance > 0, -1.0, 1.0).astype(distance.dtype)
+        return (adjoint_v, adjoint_d, flip), (adjoint_v, through_spike)
+
+    elems = tuple(_time_major(x) for x in (*upstream, potential, previous_memory))
+    zeros = jnp.zeros_like(potential0)
+    (adjoint_v0, adjoint_d0, flip0), (adjoint_v, through_spike) = jax.lax.scan(
+        step, (zeros, zeros, zeros + 1), elems, reverse=True
+    )
+    adjoint_v = _time_major(adjoint_v)
+    previous_potential = jnp.concatenate([potential0[:, None], potential[:, :-1]], axis=1)
+    return (
+        jnp.sum(adjoint_v * previous_potential, axis=(0, 1)),
+        adjoint_v,
+        -jnp.sum(through_spike, axis=(0, 1)),
+        decay * adjoint_v0,
+        flip0 * adjoint_d0,
+    )
+
+
+_sequential_hybrid_scan.defvjp(_sequential_hybrid_scan_fwd, _sequential_hybrid_scan_bwd)
+
+
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
-    """V and D by the fused Pallas kernels (`_pallas.py`) on a GPU, only if
-    `force`: they have not been timed against the composed ops on a GPU yet
-    (`benchmarks/fused_scan.py`), so by default the composed ops serve."""
+    """V and D in one pass forward and one backward: on a CPU one sequential
+    `lax.scan` each, on a GPU the Pallas kernels (`_pallas.py`).
+
+    On a GPU only if `force`: the Pallas kernels have not been timed against
+    the composed ops on a GPU yet (`benchmarks/fused_scan.py`), so by default
+    the composed ops serve there.
+    """
+    if jax.default_backend() == "cpu":
+        return _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
     if not force:
         return None
     if jax.default_backend() != "gpu" or current.dtype != jnp.float32:
         raise ValueError(
-            "The fused HSRU kernels on JAX need a GPU and float32 sequences. "
+            "The fused HSRU kernels on JAX need a CPU, or a GPU and float32 sequences. "
             f"Received: device={jax.default_backend()!r}, dtype={current.dtype}"
         )
     from keras_hsru.ops import _pallas
