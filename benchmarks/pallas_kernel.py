@@ -31,10 +31,9 @@ SLOPE = 5.0
 
 
 def composed(decay, current, threshold, potential0, memory0):
-    from keras_hsru.ops import _jax
+    from keras_hsru import ops
 
-    potential = _jax.linear_scan(decay, current, potential0)
-    return potential, _jax.xor_scan(_jax.spike(potential - threshold, SLOPE), memory0)
+    return ops.hybrid_scan(decay, current, threshold, SLOPE, potential0, memory0, fused=False)
 
 
 def fused(unroll, block, interpret):

@@ -27,8 +27,12 @@ def _combine(earlier, later):
     return later[0] * earlier[0], later[0] * earlier[1] + later[1]
 
 
+def _time_major(x):
+    return jnp.swapaxes(x, 0, 1)
+
+
 def _sequential_scan(decay, inputs, reverse):
-    time_major = jnp.swapaxes(inputs, 0, 1)
+    time_major = _time_major(inputs)
     if decay.ndim == 1:
 
         def step(h, x):
@@ -42,9 +46,9 @@ def _sequential_scan(decay, inputs, reverse):
             h = decay_and_x[0] * h + decay_and_x[1]
             return h, h
 
-        xs = (jnp.swapaxes(decay, 0, 1), time_major)
+        xs = (_time_major(decay), time_major)
     _, states = jax.lax.scan(step, jnp.zeros_like(time_major[0]), xs, reverse=reverse)
-    return jnp.swapaxes(states, 0, 1)
+    return _time_major(states)
 
 
 def _scan(decay, inputs, reverse):
@@ -128,10 +132,6 @@ def _xor_scan_bwd(residuals, upstream):
 
 
 xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)
-
-
-def _time_major(x):
-    return jnp.swapaxes(x, 0, 1)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
