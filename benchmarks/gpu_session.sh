@@ -11,7 +11,8 @@
 set -uo pipefail
 OUT=${OUT:-results/tmp}
 mkdir -p "$OUT"
-STEPS=${STEPS:-"check pallas fused-jax fused-torch profile-torch"}  # also: check-torch scans-jax
+# The defaults fill one 600 s call; a second call can take STEPS="floor-torch check-torch scans-jax".
+STEPS=${STEPS:-"check pallas fused-jax fused-torch profile-torch"}
 MODEL=(--batch 64 --features 64 --units 256)
 
 step() {  # step NAME SECONDS BACKEND COMMAND...
@@ -41,6 +42,9 @@ step fused-torch 90 torch python3 benchmarks/fused_scan.py "${MODEL[@]}" --lengt
   --json "$OUT/fused-scan-gpu-torch.json"
 # Where torch's train step spends its time (the fixed per-step cost).
 step profile-torch 90 torch python3 benchmarks/profile_step.py "${MODEL[@]}" --length 4096
+# That fixed cost without any recurrent layer (speed.py's Dense row), beside HSRU and LSTM.
+step floor-torch 120 torch python3 benchmarks/speed.py "${MODEL[@]}" --lengths 1024 4096 \
+  --layers HSRU LSTM Dense --json "$OUT/speed-floor-gpu-torch.json"
 # Scan algorithms for the composed JAX path.
 step scans-jax 150 jax python3 benchmarks/jax_scan_algorithms.py --batch 64 --units 256 \
   --lengths 4096 --rounds 2 --json "$OUT/jax-scan-algorithms-gpu.json"

@@ -5,11 +5,16 @@ Times, on the current backend (KERAS_BACKEND) and device, one optimizer step
 (`predict_on_batch`) for each layer and sequence length, all in one run, and
 prints medians and ratios to HSRU. A configuration whose first step takes longer
 than `--skip-after` seconds is reported as skipped, with longer sequences of
-that layer skipped too. On a GPU it prints beside each HSRU time the lower
-bound max(FLOPs / matmul rate, bytes / bandwidth), both rates measured in the
-same run. With `--rounds N` the layers of a length are timed in N alternating
-passes and each time is the median over the rounds, so that a slow spell of a
-shared machine falls on every layer. Writes everything as JSON.
+that layer skipped too. The `Dense` row replaces the recurrent layer by a
+Dense(units) on each step: the floor that keras' train step and the layers
+around it cost, whatever the recurrent layer. Each row also gives the minor page
+faults per step (median): fresh memory the process had the kernel map in, which
+on CPU can cost as much as the arithmetic done on it (README "Speed"). On a GPU
+it prints beside each HSRU time the lower bound max(FLOPs / matmul rate,
+bytes / bandwidth), both rates measured in the same run. With `--rounds N` the
+layers of a length are timed in N alternating passes and each time is the
+median over the rounds, so that a slow spell of a shared machine falls on every
+layer. Writes everything as JSON.
 
     KERAS_BACKEND=jax python benchmarks/speed.py --json results/speed-cpu-jax.json
     KERAS_BACKEND=torch python benchmarks/speed.py --batch 64 --features 64 --units 256 \\
@@ -36,6 +41,9 @@ LAYERS = {
     ),
     "LSTM": lambda units: keras.layers.LSTM(units, return_sequences=True),
     "GRU": lambda units: keras.layers.GRU(units, return_sequences=True),
+    # No recurrence: a Dense(units) on each step in the same model, so what is
+    # left is what keras' train step and the layers around cost at this size.
+    "Dense": lambda units: keras.layers.Dense(units),
 }
 
 
@@ -123,7 +131,17 @@ def peak_memory_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def median_seconds(fn, repeats, warmup=2):
+def minor_page_faults():
+    """Page faults of this process so far that needed no disk: fresh memory pages."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def median_seconds(fn, repeats, warmup=2, page_faults=None):
+    """Median seconds of `repeats` calls after `warmup` calls, and the first call's.
+
+    If `page_faults` is a list, the minor page faults of each timed call are
+    appended to it.
+    """
     first = time.perf_counter()
     synchronize(fn())
     first = time.perf_counter() - first
@@ -131,9 +149,12 @@ def median_seconds(fn, repeats, warmup=2):
         synchronize(fn())
     times = []
     for _ in range(repeats):
+        faults = minor_page_faults()
         start = time.perf_counter()
         synchronize(fn())
         times.append(time.perf_counter() - start)
+        if page_faults is not None:
+            page_faults.append(minor_page_faults() - faults)
     return statistics.median(times), first
 
 
@@ -185,6 +206,7 @@ def run(args):
                 print(f"{name:14s} L={length:6d}  skipped: {reason}", flush=True)
                 continue
             row["train_rounds_s"], row["forward_rounds_s"] = [], []
+            row["train_page_faults"], row["forward_page_faults"] = [], []
             train_step = functools.partial(model.train_on_batch, x, y)
             forward = functools.partial(model.predict_on_batch, x)
             timed.append((row, train_step, forward))
@@ -195,8 +217,12 @@ def run(args):
             for row, train_step, forward in timed:
                 if round_ == 0:
                     reset_peak_memory()
-                row["train_rounds_s"].append(median_seconds(train_step, args.repeats, warmup)[0])
-                row["forward_rounds_s"].append(median_seconds(forward, args.repeats, warmup)[0])
+                row["train_rounds_s"].append(
+                    median_seconds(train_step, args.repeats, warmup, row["train_page_faults"])[0]
+                )
+                row["forward_rounds_s"].append(
+                    median_seconds(forward, args.repeats, warmup, row["forward_page_faults"])[0]
+                )
                 if round_ == 0:
                     row["peak_memory_bytes"] = peak_memory_bytes()
                 print(
@@ -208,6 +234,8 @@ def run(args):
         for row, _, _ in timed:
             row["train_s"] = statistics.median(row["train_rounds_s"])
             row["forward_s"] = statistics.median(row["forward_rounds_s"])
+            for mode in ("train", "forward"):
+                row[f"{mode}_page_faults_per_step"] = statistics.median(row[f"{mode}_page_faults"])
             if rates and row["layer"] == "HSRU":
                 for mode in ("train", "forward"):
                     bound, flops, moved = lower_bound_seconds(
@@ -227,7 +255,10 @@ def print_table(results, args):
         f"Din={args.features}, H={args.units}; medians of {args.repeats} steps, "
         f"then the median over {args.rounds} rounds"
     )
-    header = f"{'layer':14s} {'L':>6s} {'train ms':>10s} {'fwd ms':>10s} {'train x HSRU':>13s} {'fwd x HSRU':>11s}"
+    header = (
+        f"{'layer':14s} {'L':>6s} {'train ms':>10s} {'fwd ms':>10s} {'train x HSRU':>13s} "
+        f"{'fwd x HSRU':>11s} {'faults/train':>13s} {'faults/fwd':>11s}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -241,7 +272,8 @@ def print_table(results, args):
 
         line = (
             f"{r['layer']:14s} {r['length']:6d} {r['train_s'] * 1e3:10.2f} {r['forward_s'] * 1e3:10.2f} "
-            f"{ratio('train_s'):13.2f} {ratio('forward_s'):11.2f}"
+            f"{ratio('train_s'):13.2f} {ratio('forward_s'):11.2f} "
+            f"{r['train_page_faults_per_step']:13.0f} {r['forward_page_faults_per_step']:11.0f}"
         )
         if "train_lower_bound_s" in r:
             line += (

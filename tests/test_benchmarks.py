@@ -26,12 +26,16 @@ def test_speed_benchmark_times_every_layer(tmp_path):
         tmp_path / "speed.json",
     )
     rows = result["results"]
+    layers = ("HSRU", "RNN(HSRUCell)", "LSTM", "GRU", "Dense")
     assert {(r["layer"], r["length"]) for r in rows} == {
-        (layer, length) for layer in ("HSRU", "RNN(HSRUCell)", "LSTM", "GRU") for length in (8, 16)
+        (layer, length) for layer in layers for length in (8, 16)
     }
     for row in rows:
         assert len(row["train_rounds_s"]) == 2 and len(row["forward_rounds_s"]) == 2, row
         assert row["train_s"] > 0 and row["forward_s"] > 0, row
+        # One count of page faults per timed step (1 repeat x 2 rounds).
+        assert len(row["train_page_faults"]) == 2 and len(row["forward_page_faults"]) == 2, row
+        assert row["train_page_faults_per_step"] >= 0, row
 
 
 def test_projection_layout_benchmark_times_both_layouts(tmp_path):
