@@ -27,28 +27,55 @@ def _combine(earlier, later):
     return later[0] * earlier[0], later[0] * earlier[1] + later[1]
 
 
-def _time_major(x):
-    return jnp.swapaxes(x, 0, 1)
+def _scan_over_time(step, carry, xs, reverse=False):
+    """`lax.scan(step, carry, xs, reverse=reverse)` along axis 1 of the
+    (batch, time, ...) arrays in `xs`, with the outputs stacked along axis 1.
+
+    Each step reads and writes its time slice in place: transposing to
+    time-major and back would copy each sequence twice more, and on a CPU a
+    fresh sequence-sized buffer costs page faults (README "Speed").
+    """
+    length = jax.tree.leaves(xs)[0].shape[1]
+
+    def at(t, tree):
+        return jax.tree.map(lambda x: jax.lax.dynamic_index_in_dim(x, t, 1, False), tree)
+
+    _, output_shapes = jax.eval_shape(step, carry, at(0, xs))
+    outputs = jax.tree.map(
+        lambda s: jnp.zeros((s.shape[0], length, *s.shape[1:]), s.dtype), output_shapes
+    )
+
+    def body(i, state):
+        carry, outputs = state
+        t = length - 1 - i if reverse else i
+        carry, output = step(carry, at(t, xs))
+        outputs = jax.tree.map(
+            lambda buffer, value: jax.lax.dynamic_update_index_in_dim(buffer, value, t, 1),
+            outputs,
+            output,
+        )
+        return carry, outputs
+
+    return jax.lax.fori_loop(0, length, body, (carry, outputs))
 
 
 def _sequential_scan(decay, inputs, reverse):
-    time_major = _time_major(inputs)
     if decay.ndim == 1:
 
         def step(h, x):
             h = decay * h + x
             return h, h
 
-        xs = time_major
+        xs = inputs
     else:
 
         def step(h, decay_and_x):
             h = decay_and_x[0] * h + decay_and_x[1]
             return h, h
 
-        xs = (_time_major(decay), time_major)
-    _, states = jax.lax.scan(step, jnp.zeros_like(time_major[0]), xs, reverse=reverse)
-    return _time_major(states)
+        xs = (decay, inputs)
+    _, states = _scan_over_time(step, jnp.zeros_like(inputs[:, 0]), xs, reverse=reverse)
+    return states
 
 
 def _scan(decay, inputs, reverse):
@@ -145,45 +172,47 @@ def _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory
         memory = jnp.where(potential > threshold, 1 - memory, memory)  # D XOR S
         return (potential, memory), (potential, memory)
 
-    _, states = jax.lax.scan(step, (potential0, memory0), _time_major(current))
-    return tuple(_time_major(x) for x in states)
+    _, states = _scan_over_time(step, (potential0, memory0), current)
+    return states
 
 
 def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, potential0, memory0):
     states = _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
-    return states, (*states, decay, threshold, potential0, memory0)
+    return states, (*states, decay, threshold, potential0)
 
 
 def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
     """Back in time, with lV, lD the adjoints of V_t, D_t and s the surrogate:
     lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
     lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}."""
-    potential, memory, decay, threshold, potential0, memory0 = residuals
-    previous_memory = jnp.concatenate([memory0[:, None], memory[:, :-1]], axis=1)
+    potential, memory, decay, threshold, potential0 = residuals
 
     def step(carry, elems_t):
-        adjoint_v, adjoint_d, next_flip = carry
-        grad_v_t, grad_d_t, potential_t, previous_memory_t = elems_t
+        adjoint_v, adjoint_d, next_flip, threshold_sum = carry
+        grad_v_t, grad_d_t, potential_t, memory_t = elems_t
         distance = potential_t - threshold
+        # D_{t-1} = D_t XOR S_t: exact, and no shifted copy of D to build.
+        previous_memory_t = jnp.where(distance > 0, 1 - memory_t, memory_t)
         adjoint_d = grad_d_t + adjoint_d * next_flip
         through_spike = (
             adjoint_d * (1 - 2 * previous_memory_t) / jnp.square(1 + slope * jnp.abs(distance))
         )
         adjoint_v = grad_v_t + through_spike + decay * adjoint_v
         flip = jnp.where(distance > 0, -1.0, 1.0).astype(distance.dtype)
-        return (adjoint_v, adjoint_d, flip), (adjoint_v, through_spike)
+        # dtheta needs only the sum over time: carried, not stacked.
+        threshold_sum = threshold_sum + through_spike
+        return (adjoint_v, adjoint_d, flip, threshold_sum), adjoint_v
 
-    elems = tuple(_time_major(x) for x in (*upstream, potential, previous_memory))
+    elems = (*upstream, potential, memory)
     zeros = jnp.zeros_like(potential0)
-    (adjoint_v0, adjoint_d0, flip0), (adjoint_v, through_spike) = jax.lax.scan(
-        step, (zeros, zeros, zeros + 1), elems, reverse=True
+    (adjoint_v0, adjoint_d0, flip0, threshold_sum), adjoint_v = _scan_over_time(
+        step, (zeros, zeros, zeros + 1, zeros), elems, reverse=True
     )
-    adjoint_v = _time_major(adjoint_v)
     previous_potential = jnp.concatenate([potential0[:, None], potential[:, :-1]], axis=1)
     return (
         jnp.sum(adjoint_v * previous_potential, axis=(0, 1)),
         adjoint_v,
-        -jnp.sum(through_spike, axis=(0, 1)),
+        -jnp.sum(threshold_sum, axis=0),
         decay * adjoint_v0,
         flip0 * adjoint_d0,
     )
