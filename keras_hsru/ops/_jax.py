@@ -163,8 +163,8 @@ xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
-    """V, the spikes and D in one sequential `lax.scan` (instead of two scans
-    and a spike pass); the gradients in one reverse `lax.scan`."""
+    """V, the spikes and D in one sequential loop over time (instead of two
+    scans and a spike pass); the gradients in one reverse loop."""
 
     def step(carry, current_t):
         potential, memory = carry
@@ -191,14 +191,15 @@ def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
         adjoint_v, adjoint_d, next_flip, threshold_sum = carry
         grad_v_t, grad_d_t, potential_t, memory_t = elems_t
         distance = potential_t - threshold
+        spiked = distance > 0
         # D_{t-1} = D_t XOR S_t: exact, and no shifted copy of D to build.
-        previous_memory_t = jnp.where(distance > 0, 1 - memory_t, memory_t)
+        previous_memory_t = jnp.where(spiked, 1 - memory_t, memory_t)
         adjoint_d = grad_d_t + adjoint_d * next_flip
         through_spike = (
             adjoint_d * (1 - 2 * previous_memory_t) / jnp.square(1 + slope * jnp.abs(distance))
         )
         adjoint_v = grad_v_t + through_spike + decay * adjoint_v
-        flip = jnp.where(distance > 0, -1.0, 1.0).astype(distance.dtype)
+        flip = jnp.where(spiked, -1.0, 1.0).astype(distance.dtype)
         # dtheta needs only the sum over time: carried, not stacked.
         threshold_sum = threshold_sum + through_spike
         return (adjoint_v, adjoint_d, flip, threshold_sum), adjoint_v
@@ -223,7 +224,7 @@ _sequential_hybrid_scan.defvjp(_sequential_hybrid_scan_fwd, _sequential_hybrid_s
 
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
     """V and D in one pass forward and one backward: on a CPU one sequential
-    `lax.scan` each, on a GPU the Pallas kernels (`_pallas.py`).
+    loop over time each, on a GPU the Pallas kernels (`_pallas.py`).
 
     On a GPU only if `force`: the Pallas kernels have not been timed against
     the composed ops on a GPU yet (`benchmarks/fused_scan.py`), so by default
