@@ -14,6 +14,10 @@ def spike(x, slope):
     return _spike(x)
 
 
+def _time_major(x):
+    return tf.transpose(x, [1, 0, 2])
+
+
 def _doubling_scan(decay, inputs, reverse):
     """h_t = decay_t * h_{t-1} + inputs_t along axis 1 (h_{t+1} if reverse), from zero.
 
@@ -47,21 +51,71 @@ def _doubling_scan(decay, inputs, reverse):
     return states
 
 
+# Steps per iteration of the sequential loops. TensorFlow's graph executor pays
+# a few microseconds for every op and every loop iteration whatever its size,
+# and per step the loops do little else (README "Speed" has the measurement).
+_UNROLL = 16
+
+
+def _time_loop(step, carry, sequences, reverse=False):
+    """`carry, outputs = step(carry, inputs)` over axis 0 of the time-major
+    `sequences` (a tuple); returns the final carry and a tuple of the outputs
+    stacked along axis 0.
+
+    Each `tf.while_loop` iteration runs `_UNROLL` steps and writes their
+    outputs at once. The sequences are padded at the end with zeros to a
+    multiple of `_UNROLL` (no copy where they already are one), and every
+    TensorArray element has one shape, as XLA needs. Going forward the padded
+    steps run last: their outputs are cut off, but the final carry has passed
+    through them, so callers read the last output instead. In reverse they run
+    first, so `step` must keep an all-zero carry zero on zero inputs.
+    """
+    length = tf.shape(sequences[0])[0]
+    chunks = (length + _UNROLL - 1) // _UNROLL
+    padding = [[0, chunks * _UNROLL - length]] + [[0, 0]] * (sequences[0].shape.rank - 1)
+    chunked = [
+        tf.reshape(tf.pad(x, padding), tf.concat([[chunks, _UNROLL], tf.shape(x)[1:]], 0))
+        for x in sequences
+    ]
+    _, output_specs = step(carry, tuple(x[0, 0] for x in chunked))
+    arrays = tuple(
+        tf.TensorArray(
+            spec.dtype, size=chunks, element_shape=tf.TensorShape([_UNROLL]).concatenate(spec.shape)
+        )
+        for spec in output_specs
+    )
+
+    def body(i, carry, arrays):
+        chunk = chunks - 1 - i if reverse else i
+        steps = list(zip(*(tf.unstack(x[chunk], num=_UNROLL) for x in chunked)))
+        outputs = [None] * _UNROLL
+        for k in reversed(range(_UNROLL)) if reverse else range(_UNROLL):
+            carry, outputs[k] = step(carry, steps[k])
+        arrays = tuple(
+            array.write(chunk, tf.stack(stacked)) for array, stacked in zip(arrays, zip(*outputs))
+        )
+        return i + 1, carry, arrays
+
+    _, carry, arrays = tf.while_loop(lambda i, *_: i < chunks, body, (0, carry, arrays))
+    return carry, tuple(array.concat()[:length] for array in arrays)
+
+
 def _sequential_scan(decay, inputs, reverse):
-    time_major = tf.transpose(inputs, [1, 0, 2])
     if decay.shape.rank == 1:
-        elems = time_major
+        sequences = (_time_major(inputs),)
 
         def step(h, x):
-            return decay * h + x
+            h = decay * h + x[0]
+            return h, (h,)
     else:
-        elems = (tf.transpose(decay, [1, 0, 2]), time_major)
+        sequences = (_time_major(decay), _time_major(inputs))
 
         def step(h, decay_and_x):
-            return decay_and_x[0] * h + decay_and_x[1]
+            h = decay_and_x[0] * h + decay_and_x[1]
+            return h, (h,)
 
-    states = tf.scan(step, elems, initializer=tf.zeros_like(time_major[0]), reverse=reverse)
-    return tf.transpose(states, [1, 0, 2])
+    _, (states,) = _time_loop(step, tf.zeros_like(inputs[:, 0]), sequences, reverse=reverse)
+    return _time_major(states)
 
 
 def _sequential_is_faster():
@@ -133,50 +187,48 @@ def xor_scan(spikes, initial_state):
     return _xor_scan(spikes, initial_state)
 
 
-def _time_major(x):
-    return tf.transpose(x, [1, 0, 2])
-
-
 def _fused_forward(decay, current, threshold, potential0, memory0):
-    """V and D in one sequential `tf.scan` (instead of two scans and a spike pass)."""
+    """V and D in one sequential loop (instead of two scans and a spike pass)."""
 
     def step(carry, current_t):
         potential, memory = carry
-        potential = decay * potential + current_t
-        spikes = tf.cast(potential > threshold, potential.dtype)
-        return potential, memory + spikes - 2 * memory * spikes
+        potential = decay * potential + current_t[0]
+        # D XOR S, written so that it also holds for a D_{-1} between 0 and 1.
+        memory = tf.where(potential > threshold, 1 - memory, memory)
+        return (potential, memory), (potential, memory)
 
-    potential, memory = tf.scan(step, _time_major(current), initializer=(potential0, memory0))
+    _, (potential, memory) = _time_loop(step, (potential0, memory0), (_time_major(current),))
     return _time_major(potential), _time_major(memory)
 
 
-def _fused_backward(decay, threshold, slope, potential, previous_memory, grad_v, grad_d):
-    """The adjoints of the step-by-step recurrence, in one reverse `tf.scan`.
+def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
+    """The adjoints of the step-by-step recurrence, in one reverse loop.
 
-    Back in time, with lV, lD the adjoints of V_t, D_t and s the surrogate:
+    Back in time, with lV, lD the adjoints of V_t, D_t, s the surrogate and
+    (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
     lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
     lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
-    Returns (lV, lS s, lD (1 - 2 S)), time-major; the last is D_{t-1}'s adjoint.
+    Returns lV (time-major), the sum over time of lS s, and lD_0 (1 - 2 S_0),
+    the adjoint of D_{-1}.
     """
-    elems = tuple(_time_major(x) for x in (grad_v, grad_d, potential, previous_memory))
-    zeros = tf.zeros_like(elems[0][0])
+    sequences = tuple(_time_major(x) for x in (grad_v, grad_d, potential, memory))
 
-    def step(carry, elems_t):
-        adjoint_v, adjoint_d, next_spikes = carry[:3]
-        grad_v_t, grad_d_t, potential_t, previous_memory_t = elems_t
+    def step(carry, sequences_t):
+        adjoint_v, carried_d, through_spike_sum = carry
+        grad_v_t, grad_d_t, potential_t, memory_t = sequences_t
         distance = potential_t - threshold
-        spikes = tf.cast(distance > 0, distance.dtype)
-        adjoint_d = grad_d_t + adjoint_d * (1 - 2 * next_spikes)
-        through_spike = (
-            adjoint_d * (1 - 2 * previous_memory_t) / tf.square(1 + slope * tf.abs(distance))
-        )
+        adjoint_d = grad_d_t + carried_d
+        # lD_t (1 - 2 S_t): carried to step t - 1.
+        carried_d = tf.where(distance > 0, -adjoint_d, adjoint_d)
+        through_spike = carried_d * (1 - 2 * memory_t) / tf.square(1 + slope * tf.abs(distance))
         adjoint_v = grad_v_t + through_spike + decay * adjoint_v
-        return adjoint_v, adjoint_d, spikes, through_spike, adjoint_d * (1 - 2 * spikes)
+        return (adjoint_v, carried_d, through_spike_sum + through_spike), (adjoint_v,)
 
-    adjoint_v, _, _, through_spike, previous_adjoint_d = tf.scan(
-        step, elems, initializer=(zeros,) * 5, reverse=True
+    zeros = tf.zeros_like(sequences[0][0])
+    (_, grad_memory0, through_spike_sum), (adjoint_v,) = _time_loop(
+        step, (zeros, zeros, zeros), sequences, reverse=True
     )
-    return adjoint_v, through_spike, previous_adjoint_d
+    return adjoint_v, tf.reduce_sum(through_spike_sum, axis=0), grad_memory0
 
 
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
@@ -193,18 +245,17 @@ def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, for
             # An output nothing depends on gets no upstream gradient.
             grad_v = tf.zeros_like(potential) if grad_v is None else grad_v
             grad_d = tf.zeros_like(memory) if grad_d is None else grad_d
-            previous_memory = tf.concat([memory0[:, None], memory[:, :-1]], 1)
-            adjoint_v, through_spike, previous_adjoint_d = _fused_backward(
-                decay, threshold, slope, potential, previous_memory, grad_v, grad_d
+            adjoint_v, through_spike_sum, grad_memory0 = _fused_backward(
+                decay, threshold, slope, potential, memory, grad_v, grad_d
             )
             previous_potential = tf.concat([potential0[:, None], potential[:, :-1]], 1)
             adjoint_v_batch_major = _time_major(adjoint_v)
             return (
                 tf.reduce_sum(adjoint_v_batch_major * previous_potential, axis=(0, 1)),
                 adjoint_v_batch_major,
-                -tf.reduce_sum(through_spike, axis=(0, 1)),
+                -through_spike_sum,
                 decay * adjoint_v[0],
-                previous_adjoint_d[0],
+                grad_memory0,
             )
 
         return (potential, memory), grad
