@@ -2,8 +2,8 @@
 
 `keras_hsru.ops.hybrid_scan` has a fused path on every backend: V, the
 spikes and D in one pass over the sequence and all gradients in one reverse
-pass (torch + CUDA: Triton kernels; JAX + GPU: Pallas kernels; TensorFlow: a
-sequential `tf.scan`), and the composed ops (linear_scan + spike +
+pass (torch + CUDA: Triton kernels; JAX + GPU: Pallas kernels; TensorFlow
+and JAX on a CPU: a sequential loop), and the composed ops (linear_scan + spike +
 xor_scan). This times one `train_on_batch` and one `predict_on_batch` of the
 model `speed.py` times, with `HSRU(implementation="fused")` and
 `HSRU(implementation="scan")`, alternating `--rounds` times, and prints
