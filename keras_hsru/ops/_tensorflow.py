@@ -58,26 +58,28 @@ _UNROLL = 16
 
 
 def _time_loop(step, carry, sequences, reverse=False):
-    """`carry, outputs = step(carry, inputs)` over axis 0 of the time-major
-    `sequences` (a tuple); returns the final carry and a tuple of the outputs
-    stacked along axis 0.
+    """`carry, outputs = step(carry, inputs)` along axis 1 of the (batch, time,
+    ...) `sequences` (a tuple); returns the final carry and a tuple of the
+    outputs stacked along axis 1.
 
-    Each `tf.while_loop` iteration runs `_UNROLL` steps and writes their
-    outputs at once. The sequences are padded at the end with zeros to a
-    multiple of `_UNROLL` (no copy where they already are one), and every
-    TensorArray element has one shape, as XLA needs. Going forward the padded
-    steps run last: their outputs are cut off, but the final carry has passed
-    through them, so callers read the last output instead. In reverse they run
-    first, so `step` must keep an all-zero carry zero on zero inputs.
+    Each `tf.while_loop` iteration runs `_UNROLL` steps: it slices their
+    inputs out of the sequences, and writes their outputs at once. Reading
+    slices rather than a time-major copy saves allocating a sequence-sized
+    buffer per input, which on a CPU costs page faults (README "Speed"). The
+    sequences are padded at the end with zeros to a multiple of `_UNROLL` (no
+    copy where they already are one), so that every TensorArray element has one
+    shape, as XLA needs. Going forward the padded steps run last: their outputs
+    are cut off, but the final carry has passed through them, so callers read
+    the last output instead. In reverse they run first, so `step` must keep an
+    all-zero carry zero on zero inputs.
     """
-    length = tf.shape(sequences[0])[0]
+    length = tf.shape(sequences[0])[1]
     chunks = (length + _UNROLL - 1) // _UNROLL
-    padding = [[0, chunks * _UNROLL - length]] + [[0, 0]] * (sequences[0].shape.rank - 1)
-    chunked = [
-        tf.reshape(tf.pad(x, padding), tf.concat([[chunks, _UNROLL], tf.shape(x)[1:]], 0))
+    padded = [
+        tf.pad(x, [[0, 0], [0, chunks * _UNROLL - length]] + [[0, 0]] * (x.shape.rank - 2))
         for x in sequences
     ]
-    _, output_specs = step(carry, tuple(x[0, 0] for x in chunked))
+    _, output_specs = step(carry, tuple(x[:, 0] for x in padded))
     arrays = tuple(
         tf.TensorArray(
             spec.dtype, size=chunks, element_shape=tf.TensorShape([_UNROLL]).concatenate(spec.shape)
@@ -87,7 +89,13 @@ def _time_loop(step, carry, sequences, reverse=False):
 
     def body(i, carry, arrays):
         chunk = chunks - 1 - i if reverse else i
-        steps = list(zip(*(tf.unstack(x[chunk], num=_UNROLL) for x in chunked)))
+        # tf.slice with a static size: XLA needs it to know the slice's shape.
+        begin = [0, chunk * _UNROLL]
+        slices = [
+            tf.slice(x, begin + [0] * (x.shape.rank - 2), [-1, _UNROLL] + [-1] * (x.shape.rank - 2))
+            for x in padded
+        ]
+        steps = list(zip(*(tf.unstack(x, num=_UNROLL, axis=1) for x in slices)))
         outputs = [None] * _UNROLL
         for k in reversed(range(_UNROLL)) if reverse else range(_UNROLL):
             carry, outputs[k] = step(carry, steps[k])
@@ -97,25 +105,25 @@ def _time_loop(step, carry, sequences, reverse=False):
         return i + 1, carry, arrays
 
     _, carry, arrays = tf.while_loop(lambda i, *_: i < chunks, body, (0, carry, arrays))
-    return carry, tuple(array.concat()[:length] for array in arrays)
+    return carry, tuple(_time_major(array.concat()[:length]) for array in arrays)
 
 
 def _sequential_scan(decay, inputs, reverse):
     if decay.shape.rank == 1:
-        sequences = (_time_major(inputs),)
+        sequences = (inputs,)
 
         def step(h, x):
             h = decay * h + x[0]
             return h, (h,)
     else:
-        sequences = (_time_major(decay), _time_major(inputs))
+        sequences = (decay, inputs)
 
         def step(h, decay_and_x):
             h = decay_and_x[0] * h + decay_and_x[1]
             return h, (h,)
 
     _, (states,) = _time_loop(step, tf.zeros_like(inputs[:, 0]), sequences, reverse=reverse)
-    return _time_major(states)
+    return states
 
 
 def _sequential_is_faster():
@@ -198,8 +206,8 @@ def _fused_forward(decay, current, threshold, potential0, memory0):
         memory = tf.where(potential > threshold, 1 - memory, memory)
         return (potential, memory), (potential, memory)
 
-    _, (potential, memory) = _time_loop(step, (potential0, memory0), (_time_major(current),))
-    return _time_major(potential), _time_major(memory)
+    _, (potential, memory) = _time_loop(step, (potential0, memory0), (current,))
+    return potential, memory
 
 
 def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
@@ -209,27 +217,30 @@ def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
     (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
     lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
     lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
-    Returns lV (time-major), the sum over time of lS s, and lD_0 (1 - 2 S_0),
-    the adjoint of D_{-1}.
+    Returns lV; the sums over time of lS s and of lV_{t+1} V_t (what
+    theta's and alpha's gradients need, carried rather than stacked); and
+    lD_0 (1 - 2 S_0), the adjoint of D_{-1}.
     """
-    sequences = tuple(_time_major(x) for x in (grad_v, grad_d, potential, memory))
 
     def step(carry, sequences_t):
-        adjoint_v, carried_d, through_spike_sum = carry
+        adjoint_v, carried_d, through_spike_sum, decay_sum = carry
         grad_v_t, grad_d_t, potential_t, memory_t = sequences_t
+        # lV_{t+1} V_t, before lV moves to step t.
+        decay_sum = decay_sum + adjoint_v * potential_t
         distance = potential_t - threshold
         adjoint_d = grad_d_t + carried_d
         # lD_t (1 - 2 S_t): carried to step t - 1.
         carried_d = tf.where(distance > 0, -adjoint_d, adjoint_d)
         through_spike = carried_d * (1 - 2 * memory_t) / tf.square(1 + slope * tf.abs(distance))
         adjoint_v = grad_v_t + through_spike + decay * adjoint_v
-        return (adjoint_v, carried_d, through_spike_sum + through_spike), (adjoint_v,)
+        carry = (adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum)
+        return carry, (adjoint_v,)
 
-    zeros = tf.zeros_like(sequences[0][0])
-    (_, grad_memory0, through_spike_sum), (adjoint_v,) = _time_loop(
-        step, (zeros, zeros, zeros), sequences, reverse=True
+    zeros = tf.zeros_like(potential[:, 0])
+    (_, grad_memory0, through_spike_sum, decay_sum), (adjoint_v,) = _time_loop(
+        step, (zeros,) * 4, (grad_v, grad_d, potential, memory), reverse=True
     )
-    return adjoint_v, tf.reduce_sum(through_spike_sum, axis=0), grad_memory0
+    return adjoint_v, through_spike_sum, decay_sum, grad_memory0
 
 
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
@@ -246,16 +257,15 @@ def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, for
             # An output nothing depends on gets no upstream gradient.
             grad_v = tf.zeros_like(potential) if grad_v is None else grad_v
             grad_d = tf.zeros_like(memory) if grad_d is None else grad_d
-            adjoint_v, through_spike_sum, grad_memory0 = _fused_backward(
+            adjoint_v, through_spike_sum, decay_sum, grad_memory0 = _fused_backward(
                 decay, threshold, slope, potential, memory, grad_v, grad_d
             )
-            previous_potential = tf.concat([potential0[:, None], potential[:, :-1]], 1)
-            adjoint_v_batch_major = _time_major(adjoint_v)
+            first_adjoint_v = adjoint_v[:, 0]
             return (
-                tf.reduce_sum(adjoint_v_batch_major * previous_potential, axis=(0, 1)),
-                adjoint_v_batch_major,
-                -through_spike_sum,
-                decay * adjoint_v[0],
+                tf.reduce_sum(decay_sum + first_adjoint_v * potential0, axis=0),
+                adjoint_v,
+                -tf.reduce_sum(through_spike_sum, axis=0),
+                decay * first_adjoint_v,
                 grad_memory0,
             )
 
