@@ -79,6 +79,7 @@ def _time_loop(step, carry, sequences, reverse=False):
         tf.pad(x, [[0, 0], [0, chunks * _UNROLL - length]] + [[0, 0]] * (x.shape.rank - 2))
         for x in sequences
     ]
+    # One step traced for the outputs' dtypes and shapes (unused, so pruned from a graph).
     _, output_specs = step(carry, tuple(x[:, 0] for x in padded))
     arrays = tuple(
         tf.TensorArray(
