@@ -179,7 +179,7 @@ class HSRU(keras.layers.RNN):
       reverse loop the gradients (`keras_hsru.ops.hybrid_scan`).
 
     The scan algorithm is chosen per backend and device: a parallel scan on
-    GPUs, a sequential one where XLA runs on a CPU (see `keras_hsru/ops/`).
+    GPUs, a sequential one in compiled graphs on a CPU (see `keras_hsru/ops/`).
     Sequences with a mask use the composed ops with a per-step decay.
 
     The scan is numerically safe at any length (it only multiplies decays,
