@@ -285,3 +285,22 @@ def test_hybrid_scan_rejects_a_fused_that_is_not_a_bool():
     decay = np.full(3, 0.5, np.float32)
     with pytest.raises(ValueError, match="fused='yes'"):
         hsru_ops.hybrid_scan(decay, np.ones((2, 4, 3), np.float32), decay, 1.0, fused="yes")
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's loop choice")
+def test_tensorflow_loops_know_when_xla_compiles_them():
+    """Under XLA the sequential loops take one step per iteration (the unrolled
+    form measured 4.6x slower there): the check must see `jit_compile`."""
+    import tensorflow as tf
+
+    from keras_hsru.ops import _tensorflow
+
+    seen = []
+
+    def probe():
+        seen.append(_tensorflow._in_xla())
+        return tf.constant(0)
+
+    tf.function(probe)()
+    tf.function(probe, jit_compile=True)()
+    assert seen == [False, True]

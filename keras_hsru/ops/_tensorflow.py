@@ -2,6 +2,10 @@
 
 import tensorflow as tf
 
+# Private, but the only way to tell while building a graph whether XLA will
+# compile it; TensorFlow's own control flow uses it for that.
+from tensorflow.python.ops import control_flow_util
+
 
 def spike(x, slope):
     @tf.custom_gradient
@@ -57,6 +61,39 @@ def _doubling_scan(decay, inputs, reverse):
 _UNROLL = 16
 
 
+def _in_xla():
+    """Whether the graph being built is compiled by XLA (`jit_compile=True`)."""
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _xla_time_loop(step, carry, sequences, reverse):
+    """`_time_loop` for XLA: one step per iteration over time-major copies.
+
+    XLA compiles this form of loop well; the unrolled one, which reads slices of
+    the batch-major sequences, measured a 4.6x slower train step under XLA
+    (README "Speed").
+    """
+    time_major = [_time_major(x) for x in sequences]
+    length = tf.shape(time_major[0])[0]
+    inputs = tuple(
+        tf.TensorArray(x.dtype, size=length, element_shape=x.shape[1:]).unstack(x)
+        for x in time_major
+    )
+    # One step traced for the outputs' dtypes and shapes (unused, so pruned from a graph).
+    _, output_specs = step(carry, tuple(x[0] for x in time_major))
+    arrays = tuple(
+        tf.TensorArray(spec.dtype, size=length, element_shape=spec.shape) for spec in output_specs
+    )
+
+    def body(i, carry, arrays):
+        t = length - 1 - i if reverse else i
+        carry, outputs = step(carry, tuple(x.read(t) for x in inputs))
+        return i + 1, carry, tuple(array.write(t, o) for array, o in zip(arrays, outputs))
+
+    _, carry, arrays = tf.while_loop(lambda i, *_: i < length, body, (0, carry, arrays))
+    return carry, tuple(_time_major(array.stack()) for array in arrays)
+
+
 def _time_loop(step, carry, sequences, reverse=False):
     """`carry, outputs = step(carry, inputs)` along axis 1 of the (batch, time,
     ...) `sequences` (a tuple); returns the final carry and a tuple of the
@@ -73,6 +110,8 @@ def _time_loop(step, carry, sequences, reverse=False):
     the last output instead. In reverse they run first, so `step` must keep an
     all-zero carry zero on zero inputs.
     """
+    if _in_xla():
+        return _xla_time_loop(step, carry, sequences, reverse)
     length = tf.shape(sequences[0])[1]
     chunks = (length + _UNROLL - 1) // _UNROLL
     padded = [
