@@ -108,7 +108,8 @@ def _time_loop(step, carry, sequences, reverse=False):
     shape, as XLA needs. Going forward the padded steps run last: their outputs
     are cut off, but the final carry has passed through them, so callers read
     the last output instead. In reverse they run first, so `step` must keep an
-    all-zero carry zero on zero inputs.
+    all-zero carry zero on zero inputs. In a graph XLA compiles,
+    `_xla_time_loop` serves instead.
     """
     if _in_xla():
         return _xla_time_loop(step, carry, sequences, reverse)
