@@ -104,10 +104,10 @@ def _time_loop(step, carry, sequences, reverse=False):
     slices rather than a time-major copy saves allocating a sequence-sized
     buffer per input, which on a CPU costs page faults (README "Speed"). The
     sequences are padded at the end with zeros to a multiple of `_UNROLL` (no
-    copy where they already are one), so that every TensorArray element has one
-    shape, as XLA needs. Going forward the padded steps run last: their outputs
-    are cut off, but the final carry has passed through them, so callers read
-    the last output instead. In reverse they run first, so `step` must keep an
+    copy where they already are one), so that the TensorArray's elements all
+    have one shape. Going forward the padded steps run last: their outputs are
+    cut off, but the final carry has passed through them, so callers read the
+    last output instead. In reverse they run first, so `step` must keep an
     all-zero carry zero on zero inputs. In a graph XLA compiles,
     `_xla_time_loop` serves instead.
     """
@@ -130,7 +130,7 @@ def _time_loop(step, carry, sequences, reverse=False):
 
     def body(i, carry, arrays):
         chunk = chunks - 1 - i if reverse else i
-        # tf.slice with a static size: XLA needs it to know the slice's shape.
+        # tf.slice with a static size, so that every slice has a known shape.
         begin = [0, chunk * _UNROLL]
         slices = [
             tf.slice(x, begin + [0] * (x.shape.rank - 2), [-1, _UNROLL] + [-1] * (x.shape.rank - 2))
