@@ -66,7 +66,7 @@ def _in_xla():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
-def _xla_time_loop(step, carry, sequences, reverse):
+def _xla_time_loop(step, carry, sequences, output_specs, reverse):
     """`_time_loop` for XLA: one step per iteration over time-major copies.
 
     XLA compiles this form of loop well; the unrolled one, which reads slices of
@@ -79,8 +79,6 @@ def _xla_time_loop(step, carry, sequences, reverse):
         tf.TensorArray(x.dtype, size=length, element_shape=x.shape[1:]).unstack(x)
         for x in time_major
     )
-    # One step traced for the outputs' dtypes and shapes (unused, so pruned from a graph).
-    _, output_specs = step(carry, tuple(x[0] for x in time_major))
     arrays = tuple(
         tf.TensorArray(spec.dtype, size=length, element_shape=spec.shape) for spec in output_specs
     )
@@ -111,16 +109,16 @@ def _time_loop(step, carry, sequences, reverse=False):
     all-zero carry zero on zero inputs. In a graph XLA compiles,
     `_xla_time_loop` serves instead.
     """
+    # One step traced for the outputs' dtypes and shapes (unused, so pruned from a graph).
+    _, output_specs = step(carry, tuple(x[:, 0] for x in sequences))
     if _in_xla():
-        return _xla_time_loop(step, carry, sequences, reverse)
+        return _xla_time_loop(step, carry, sequences, output_specs, reverse)
     length = tf.shape(sequences[0])[1]
     chunks = (length + _UNROLL - 1) // _UNROLL
     padded = [
         tf.pad(x, [[0, 0], [0, chunks * _UNROLL - length]] + [[0, 0]] * (x.shape.rank - 2))
         for x in sequences
     ]
-    # One step traced for the outputs' dtypes and shapes (unused, so pruned from a graph).
-    _, output_specs = step(carry, tuple(x[:, 0] for x in padded))
     arrays = tuple(
         tf.TensorArray(
             spec.dtype, size=chunks, element_shape=tf.TensorShape([_UNROLL]).concatenate(spec.shape)
