@@ -182,40 +182,39 @@ def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, potential0, me
 
 
 def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
-    """Back in time, with lV, lD the adjoints of V_t, D_t and s the surrogate:
+    """Back in time, with lV, lD the adjoints of V_t, D_t, s the surrogate and
+    (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
     lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
-    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}."""
+    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
+    theta's and alpha's gradients need only sums over time (of lS s and of
+    lV_{t+1} V_t): carried, not stacked, so no shifted copy of V is built."""
     potential, memory, decay, threshold, potential0 = residuals
 
     def step(carry, elems_t):
-        adjoint_v, adjoint_d, next_flip, threshold_sum = carry
+        adjoint_v, carried_d, through_spike_sum, decay_sum = carry
         grad_v_t, grad_d_t, potential_t, memory_t = elems_t
+        # lV_{t+1} V_t, before lV moves to step t.
+        decay_sum = decay_sum + adjoint_v * potential_t
         distance = potential_t - threshold
-        spiked = distance > 0
-        # D_{t-1} = D_t XOR S_t: exact, and no shifted copy of D to build.
-        previous_memory_t = jnp.where(spiked, 1 - memory_t, memory_t)
-        adjoint_d = grad_d_t + adjoint_d * next_flip
-        through_spike = (
-            adjoint_d * (1 - 2 * previous_memory_t) / jnp.square(1 + slope * jnp.abs(distance))
-        )
+        adjoint_d = grad_d_t + carried_d
+        # lD_t (1 - 2 S_t): carried to step t - 1.
+        carried_d = jnp.where(distance > 0, -adjoint_d, adjoint_d)
+        through_spike = carried_d * (1 - 2 * memory_t) / jnp.square(1 + slope * jnp.abs(distance))
         adjoint_v = grad_v_t + through_spike + decay * adjoint_v
-        flip = jnp.where(spiked, -1.0, 1.0).astype(distance.dtype)
-        # dtheta needs only the sum over time: carried, not stacked.
-        threshold_sum = threshold_sum + through_spike
-        return (adjoint_v, adjoint_d, flip, threshold_sum), adjoint_v
+        carry = (adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum)
+        return carry, adjoint_v
 
     elems = (*upstream, potential, memory)
     zeros = jnp.zeros_like(potential0)
-    (adjoint_v0, adjoint_d0, flip0, threshold_sum), adjoint_v = _scan_over_time(
-        step, (zeros, zeros, zeros + 1, zeros), elems, reverse=True
+    (adjoint_v0, grad_memory0, through_spike_sum, decay_sum), adjoint_v = _scan_over_time(
+        step, (zeros,) * 4, elems, reverse=True
     )
-    previous_potential = jnp.concatenate([potential0[:, None], potential[:, :-1]], axis=1)
     return (
-        jnp.sum(adjoint_v * previous_potential, axis=(0, 1)),
+        jnp.sum(decay_sum + adjoint_v0 * potential0, axis=0),
         adjoint_v,
-        -jnp.sum(threshold_sum, axis=0),
+        -jnp.sum(through_spike_sum, axis=0),
         decay * adjoint_v0,
-        flip0 * adjoint_d0,
+        grad_memory0,
     )
 
 
