@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+import keras_hsru
+
 BACKEND = keras.backend.backend()
 
 
@@ -18,6 +20,23 @@ def _fresh_state():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def chunks_of_four(monkeypatch):
+    """Forward passes without training run chunk by chunk, 4 steps per chunk, on
+    every backend (by default only where that measured faster); returns the
+    lengths of the sequences `scan_in_chunks` was called on."""
+    scan_in_chunks = keras_hsru.ops.scan_in_chunks
+    lengths = []
+
+    def recording(fn, carry, sequences, chunk_length):
+        lengths.append(sequences.shape[1])
+        return scan_in_chunks(fn, carry, sequences, chunk_length)
+
+    monkeypatch.setattr(keras_hsru.ops, "inference_chunk_length", lambda: 4)
+    monkeypatch.setattr(keras_hsru.ops, "scan_in_chunks", recording)
+    return lengths
 
 
 def pytest_report_header(config):

@@ -108,3 +108,46 @@ def test_any_length_in_a_compiled_model(jit_compile):
         np.testing.assert_allclose(
             model.predict(x, verbose=0), numpy(reference_model(x)), atol=1e-4
         )
+
+
+@pytest.mark.parametrize("length", [3, 4, 13])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_forward_chunk_by_chunk_equals_the_step_loop(
+    length, return_sequences, go_backwards, chunks_of_four, rng
+):
+    """Outputs, final states and gradients (of a call with training=False, whose
+    gradients must stay right) as RNN(HSRUCell) computes them."""
+    x, weights = draw_problem(rng, length=length)
+    kwargs = dict(return_sequences=return_sequences, return_state=True, go_backwards=go_backwards)
+    output_shape = (3, length, 5) if return_sequences else (3, 5)
+    cot = np.random.default_rng(2)
+    cotangents = [cot.normal(size=output_shape)] + [cot.normal(size=(3, 5)) for _ in range(3)]
+    (loop_out, loop_dx, loop_dw), (out, dx, dw) = (
+        layer_gradients(make(weights, 4, 5, **kwargs), x, cotangents)
+        for make in (rnn_layer, hsru_layer)
+    )
+    assert chunks_of_four and set(chunks_of_four) == {length}
+    for got, want in zip(out, loop_out):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(dx, loop_dx, atol=1e-4)
+    for got, want in zip(dw, loop_dw):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_forward_chunk_by_chunk_in_a_model_of_any_length(chunks_of_four, rng):
+    """`predict` (compiled, training=False) on sequences of several lengths, and a
+    stateful layer fed in pieces that are not whole chunks."""
+    x, weights = draw_problem(rng, length=14)
+    whole, _ = reference.hsru_forward(x, weights, 5.0)
+    model = keras.Sequential(
+        [keras.Input((None, 4)), hsru_layer(weights, 4, 5, return_sequences=True)]
+    )
+    for length in (5, 14):
+        np.testing.assert_allclose(
+            model.predict(x[:, :length], verbose=0), whole[:, :length], atol=2e-5
+        )
+    stateful = hsru_layer(weights, 4, 5, batch_size=3, stateful=True, return_sequences=True)
+    pieces = [numpy(stateful(x[:, start:end])) for start, end in ((0, 6), (6, 7), (7, 14))]
+    np.testing.assert_allclose(np.concatenate(pieces, 1), whole, atol=2e-5)
+    assert chunks_of_four

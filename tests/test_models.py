@@ -23,16 +23,18 @@ def softmax(x):
     return e / e.sum()
 
 
-@pytest.mark.parametrize("kind", ["layer", "cell"])
-def test_attentive_hsru_is_hsru_on_gated_inputs(kind, rng):
+@pytest.mark.parametrize("kind", ["layer", "layer in chunks", "cell"])
+def test_attentive_hsru_is_hsru_on_gated_inputs(kind, rng, request):
     """AttentiveHSRU(x) == reference HSRU(g * x), g = d * softmax(sharpness * a), in float64."""
+    if kind == "layer in chunks":
+        chunk_lengths = request.getfixturevalue("chunks_of_four")
     units, input_dim, sharpness = 5, 4, 3.0
     logits = rng.normal(scale=0.5, size=input_dim).astype(np.float32)
     gate = input_dim * softmax(sharpness * logits.astype(np.float64))
     x = rng.normal(size=(3, 17, input_dim)).astype(np.float32)
     # Draw the threshold in gaps of V computed on the gated inputs.
     _, weights = draw_problem(rng, units=units, x=(x * gate).astype(np.float32))
-    if kind == "layer":
+    if kind != "cell":
         layer = keras_hsru.AttentiveHSRU(
             units, attention_sharpness=sharpness, return_sequences=True, return_state=True
         )
@@ -46,6 +48,8 @@ def test_attentive_hsru_is_hsru_on_gated_inputs(kind, rng):
     np.testing.assert_allclose(numpy(outputs), expected, atol=2e-5)
     for state, want in zip(states, expected_states):
         np.testing.assert_allclose(numpy(state), want, atol=2e-5)
+    if kind == "layer in chunks":
+        assert chunk_lengths == [17]
 
 
 def test_attentive_hsru_starts_as_hsru_and_its_gate_sums_to_the_input_width(rng):

@@ -304,3 +304,96 @@ def test_tensorflow_loops_know_when_xla_compiles_them():
     tf.function(probe)()
     tf.function(probe, jit_compile=True)()
     assert seen == [False, True]
+
+
+def _running_sums(total, chunk):
+    """A chunk function with a carry: cumulative sums continued from `total`."""
+    sums = keras.ops.cumsum(chunk, axis=1) + keras.ops.expand_dims(total, 1)
+    return sums[:, -1], sums * sums
+
+
+@pytest.mark.parametrize("length", [1, 3, 4, 5, 13])
+@pytest.mark.parametrize("with_outputs", [True, False])
+def test_scan_in_chunks_equals_the_whole_sequence(length, with_outputs, rng):
+    """Chunks of 4 (a head of 1 to 4 steps, then whole chunks) give the outputs,
+    final carry and gradients of one call over the whole sequence, eager and compiled."""
+    x = rng.normal(size=(2, length, 3)).astype(np.float32)
+    total0 = rng.normal(size=(2, 3)).astype(np.float32)
+
+    def chunk_fn(total, chunk):
+        total, squares = _running_sums(total, chunk)
+        return total, (squares if with_outputs else None)
+
+    def result(scan, x, total0):
+        total, squares = scan(total0, x)
+        if not with_outputs:
+            assert squares is None
+            return total
+        return keras.ops.concatenate([squares, keras.ops.expand_dims(total, 1)], axis=1)
+
+    def whole(x, total0):
+        return result(chunk_fn, x, total0)
+
+    def chunked(x, total0):
+        return result(lambda t, x: hsru_ops.scan_in_chunks(chunk_fn, t, x, 4), x, total0)
+
+    expected = keras.ops.convert_to_numpy(whole(x, total0))
+    sums = total0[:, None] + np.cumsum(x, axis=1)
+    np.testing.assert_allclose(
+        expected[:, -1] if with_outputs else expected, sums[:, -1], atol=1e-5
+    )
+    expected_grads = grad_of(whole, x, total0)
+    for fn in [chunked, compiled(chunked)]:
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(fn(x, total0)), expected, atol=1e-5)
+        if fn is chunked or BACKEND != "tensorflow":
+            for got, want in zip(grad_of(fn, x, total0), expected_grads):
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        def value_and_grads(x, total0):
+            # Inside the graph: TensorFlow cannot differentiate a loop from
+            # outside an XLA-compiled function (its TensorLists cannot cross).
+            with tf.GradientTape() as tape:
+                tape.watch([x, total0])
+                value = chunked(x, total0)
+                loss = tf.reduce_sum(value * tf.constant(weights))
+            return value, tape.gradient(loss, [x, total0])
+
+        weights = np.random.default_rng(7).normal(size=expected.shape).astype(np.float32)
+        with tf.GradientTape() as tape:
+            tensors = [tf.constant(x), tf.constant(total0)]
+            tape.watch(tensors)
+            want_loss = tf.reduce_sum(whole(*tensors) * weights)
+        want_grads = tape.gradient(want_loss, tensors)
+        signature = [tf.TensorSpec((2, None, 3)), tf.TensorSpec((2, 3))]
+        # XLA, and a graph with a dynamic length without XLA.
+        for graph in [
+            tf.function(value_and_grads, jit_compile=True),
+            tf.function(value_and_grads, input_signature=signature),
+        ]:
+            value, grads = graph(tf.constant(x), tf.constant(total0))
+            np.testing.assert_allclose(value.numpy(), expected, atol=1e-5)
+            for got, want in zip(grads, want_grads):
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "fn, sequences, chunk_length, message",
+    [
+        (_running_sums, np.ones((2, 5, 3)), 0, "chunk_length=0"),
+        (_running_sums, np.ones((2, 5, 3)), 2.5, "chunk_length=2.5"),
+        (_running_sums, np.ones((2, 5, 3)), True, "chunk_length=True"),
+        ("sums", np.ones((2, 5, 3)), 4, "fn='sums'"),
+        (_running_sums, np.ones((2, 5)), 4, r"sequences.shape=\(2, 5\)"),
+        (_running_sums, np.ones((2, 0, 3)), 4, r"sequences.shape=\(2, 0, 3\)"),
+    ],
+)
+def test_scan_in_chunks_rejects_bad_arguments(fn, sequences, chunk_length, message):
+    with pytest.raises(ValueError, match=message):
+        hsru_ops.scan_in_chunks(fn, np.zeros((2, 3), np.float32), sequences, chunk_length)
+
+
+def test_inference_chunk_length_is_a_positive_int_or_none():
+    chunk_length = hsru_ops.inference_chunk_length()
+    assert chunk_length is None or (isinstance(chunk_length, int) and chunk_length > 0)

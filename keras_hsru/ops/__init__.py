@@ -1,6 +1,6 @@
 """HSRU operations, each implemented natively for the active Keras backend.
 
-The layers call only `keras.ops` and the four functions below:
+The layers call only `keras.ops` and the functions below:
 
 - `spike(x, slope)`: Heaviside step with the fast-sigmoid surrogate gradient.
 - `linear_scan(decay, inputs, initial_state)`: the leaky integration
@@ -11,13 +11,21 @@ The layers call only `keras.ops` and the four functions below:
 - `hybrid_scan(decay, current, threshold, slope, ...)`: V and D together, by
   the three above or by a backend's fused kernels (`_triton.py` for torch,
   `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`).
+- `scan_in_chunks(fn, carry, sequences, chunk_length)`: a function carried
+  over consecutive time chunks of a sequence, and `inference_chunk_length()`,
+  where the layers' forward pass measured faster computed that way.
 """
 
 import importlib
 
 import keras
 
-from keras_hsru._validation import check_bool, check_positive_finite, check_shape
+from keras_hsru._validation import (
+    check_bool,
+    check_positive_finite,
+    check_positive_int,
+    check_shape,
+)
 
 _MODULES = {
     "jax": "keras_hsru.ops._jax",
@@ -214,4 +222,70 @@ def hybrid_scan(
     return potential, memory
 
 
-__all__ = ["spike", "linear_scan", "xor_scan", "hybrid_scan"]
+def scan_in_chunks(fn, carry, sequences, chunk_length: int):
+    """Runs `carry, outputs = fn(carry, chunk)` over consecutive time chunks.
+
+    Like `keras.ops.scan` over chunks of `chunk_length` steps instead of single
+    steps, in order: the first chunk holds 1 to `chunk_length` steps, every
+    later one exactly `chunk_length`, and each chunk is read where it lies in
+    `sequences` (no time-major copy). Differentiable.
+
+    Args:
+        fn: Callable `(carry, chunk) -> (carry, outputs)`. `chunk` is a
+            `(batch, steps, features)` slice of `sequences`; `outputs` is
+            `(batch, steps, units)` for every chunk, or None for every chunk.
+            The carry keeps its structure, shapes and dtypes.
+        carry: The initial carry, a tensor or a nest of tensors.
+        sequences: Tensor `(batch, time, features)` with at least one step.
+        chunk_length: Positive int, the steps per chunk.
+
+    Returns:
+        `(carry, outputs)`: the carry after the last chunk, and the chunks'
+        outputs joined along time `(batch, time, units)`, or None.
+
+    Example:
+
+    >>> def running_sum(total, chunk):
+    ...     sums = keras.ops.cumsum(chunk, axis=1) + total[:, None]
+    ...     return sums[:, -1], sums
+    >>> x = keras.ops.ones((2, 10, 3))
+    >>> total, sums = keras_hsru.ops.scan_in_chunks(running_sum, keras.ops.zeros((2, 3)), x, 4)
+    >>> sums[0, :, 0]
+    # [1., 2., ..., 10.]
+    """
+    if not callable(fn):
+        raise ValueError(f"`fn` must be callable. Received: fn={fn!r}")
+    chunk_length = check_positive_int("chunk_length", chunk_length)
+    sequences = keras.ops.convert_to_tensor(sequences)
+    _check_sequence("sequences", sequences)
+    if sequences.shape[1] == 0:
+        raise ValueError(
+            "`sequences` must have at least one time step. "
+            f"Received: sequences.shape={tuple(sequences.shape)}"
+        )
+    return _implementation().scan_in_chunks(fn, carry, sequences, chunk_length)
+
+
+def inference_chunk_length() -> int | None:
+    """Steps per chunk for a whole-sequence forward pass without gradients.
+
+    Where it measured faster, a layer computes such a forward pass chunk by
+    chunk (`scan_in_chunks`, projections and readout included) instead of
+    over the whole sequence at once: on JAX on a CPU, where sequence-sized
+    temporaries cost page faults on every call (README "Speed"). Elsewhere
+    None: the whole sequence at once.
+
+    Returns:
+        A positive int, or None.
+    """
+    return _implementation().inference_chunk_length()
+
+
+__all__ = [
+    "spike",
+    "linear_scan",
+    "xor_scan",
+    "hybrid_scan",
+    "scan_in_chunks",
+    "inference_chunk_length",
+]

@@ -147,6 +147,64 @@ def _time_loop(step, carry, sequences, reverse=False):
     return carry, tuple(_time_major(array.concat()[:length]) for array in arrays)
 
 
+def scan_in_chunks(fn, carry, sequences, chunk_length):
+    """`carry, outputs = fn(carry, chunk)` over consecutive time chunks of the
+    (batch, time, features) `sequences`; outputs (or None) joined along time.
+
+    The first chunk holds 1 to `chunk_length` steps and the rest whole chunks,
+    run by a `tf.while_loop` (the length may be dynamic in a graph).
+    """
+    # Static where known: XLA needs the TensorArray's size fixed.
+    length = sequences.shape[1]
+    if length is None:
+        length = tf.shape(sequences)[1]
+    head = length - chunk_length * ((length - 1) // chunk_length)
+    carry, head_outputs = fn(carry, sequences[:, :head])
+    count = (length - head) // chunk_length
+    if isinstance(count, int) and count == 0:
+        return carry, head_outputs
+
+    def chunk_at(i):
+        begin = [0, head + i * chunk_length] + [0] * (sequences.shape.rank - 2)
+        size = [-1, chunk_length] + [-1] * (sequences.shape.rank - 2)
+        return tf.slice(sequences, begin, size)
+
+    if head_outputs is None:
+        _, carry = tf.while_loop(
+            lambda i, _: i < count,
+            lambda i, carry: (i + 1, fn(carry, chunk_at(i))[0]),
+            (0, carry),
+            maximum_iterations=count,  # XLA's gradient needs the bound
+        )
+        return carry, None
+    # Time-major elements of a static time length (the head's may not be static).
+    element_shape = tf.TensorShape([chunk_length]).concatenate(head_outputs.shape[:1])
+    element_shape = element_shape.concatenate(head_outputs.shape[2:])
+    array = tf.TensorArray(head_outputs.dtype, size=count, element_shape=element_shape)
+
+    def body(i, carry, array):
+        carry, outputs = fn(carry, chunk_at(i))
+        return i + 1, carry, array.write(i, _time_major(outputs))
+
+    _, carry, array = tf.while_loop(
+        lambda i, *_: i < count, body, (0, carry, array), maximum_iterations=count
+    )
+
+    def joined():
+        # The chunks' time-major outputs, concatenated along time.
+        return tf.concat([head_outputs, _time_major(array.concat())], axis=1)
+
+    if isinstance(count, int):
+        return carry, joined()
+    # A TensorArray of no elements cannot be concatenated.
+    return carry, tf.cond(count > 0, joined, lambda: head_outputs)
+
+
+def inference_chunk_length():
+    """None: TensorFlow computes a forward pass over the whole sequence."""
+    return None
+
+
 def _sequential_scan(decay, inputs, reverse):
     if decay.shape.rank == 1:
         sequences = (inputs,)

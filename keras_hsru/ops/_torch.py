@@ -169,6 +169,27 @@ def xor_scan(spikes, initial_state):
     return _XorScan.apply(spikes, initial_state)
 
 
+def scan_in_chunks(fn, carry, sequences, chunk_length):
+    """`carry, outputs = fn(carry, chunk)` over consecutive time chunks of the
+    (batch, time, features) `sequences`; outputs (or None) joined along time."""
+    length = sequences.shape[1]
+    head = length - chunk_length * ((length - 1) // chunk_length)
+    # The first chunk holds 1 to `chunk_length` steps, the rest whole chunks.
+    starts = [0, *range(head, length, chunk_length)]
+    pieces = []
+    for start, end in zip(starts, [*starts[1:], length]):
+        carry, outputs = fn(carry, sequences[:, start:end])
+        pieces.append(outputs)
+    if pieces[0] is None:
+        return carry, None
+    return carry, torch.cat(pieces, dim=1)
+
+
+def inference_chunk_length():
+    """None: torch computes a forward pass over the whole sequence."""
+    return None
+
+
 def _fused_kernels():
     """The Triton kernels module, or None where Triton is not installed."""
     try:
