@@ -111,3 +111,25 @@ def test_pallas_kernel_benchmark_checks_and_times_every_setting(tmp_path):
     for row in summary.values():
         assert row["v_error"] < 1e-5 and row["d_agree"] == 1.0, row
         assert row["forward_ms"] > 0 and row["forward_and_backward_ms"] > 0, row
+
+
+def test_chunked_inference_benchmark_times_each_chunk_length(tmp_path):
+    result = run_benchmark(
+        "chunked_inference.py",
+        [*TINY, "--lengths", "9", "--chunk-lengths", "4", "whole", "--repeats", "1"],
+        tmp_path / "chunked.json",
+    )
+    rows = result["rows"]
+    assert {(r["chunk_length"], r["round"]) for r in rows} == {
+        (chunk_length, round_) for chunk_length in (None, 4) for round_ in (1, 2, 3)
+    }
+    assert all(r["forward_ms"] > 0 and r["page_faults"] >= 0 for r in rows)
+    assert set(result["whole_over_chunked"]) == {"9/whole", "9/4"}
+    assert result["whole_over_chunked"]["9/whole"] == 1.0
+
+
+def test_chunked_inference_benchmark_rejects_a_bad_chunk_length():
+    result = run_script(
+        "benchmarks/chunked_inference.py", ["--chunk-lengths", "0"], check=False, capture=True
+    )
+    assert result.returncode != 0 and "Received: '0'" in result.stderr
