@@ -186,7 +186,8 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 
 
 def inference_chunk_length():
-    """None: torch computes a forward pass over the whole sequence."""
+    """None: torch computes a forward pass over the whole sequence (on a CPU,
+    chunks of 128 measured level at L=1024; on a GPU they are untimed)."""
     return None
 
 
