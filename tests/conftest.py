@@ -8,6 +8,18 @@ import keras_hsru
 
 BACKEND = keras.backend.backend()
 
+# The tests compare with float64 references at float32 tolerances, so matrix
+# products run in full float32 on GPUs too (JAX and TensorFlow default to
+# TF32 there, about 1e-3 relative; torch defaults to float32).
+if BACKEND == "jax":
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "highest")
+elif BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_state():

@@ -14,7 +14,10 @@ def run_script(path, arguments=(), check=True, capture=False, extra_env=None):
     With `check`, a non-zero exit raises; with `capture`, stdout and stderr are
     returned as text instead of going to pytest's output.
     """
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, **(extra_env or {})}
+    # The repository first, then whatever this Python already finds (packages installed by path).
+    python_path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": python_path}
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, os.path.join(ROOT, path), *arguments],
         env=env,

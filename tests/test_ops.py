@@ -46,7 +46,8 @@ def grad_of(fn, *args):
     import torch
 
     tensors = [torch.tensor(a, requires_grad=True) for a in args]
-    (fn(*tensors) * torch.tensor(weights)).sum().backward()
+    outputs = fn(*tensors)  # on keras' device, where the tensors are moved
+    (outputs * torch.tensor(weights, device=outputs.device)).sum().backward()
     return [t.grad.numpy() for t in tensors]
 
 
@@ -252,7 +253,9 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
 
     def composed(decay, current, threshold, v0, d0):
         potential = hsru_ops.linear_scan(decay, current, v0)
-        memory = hsru_ops.xor_scan(hsru_ops.spike(potential - threshold, slope), d0)
+        # keras.ops: `potential` may live on a GPU, `threshold` is a NumPy array.
+        spikes = hsru_ops.spike(keras.ops.subtract(potential, threshold), slope)
+        memory = hsru_ops.xor_scan(spikes, d0)
         return keras.ops.concatenate([potential, memory], axis=-1)
 
     args = (decay, current, threshold, v0, d0)

@@ -110,7 +110,8 @@ def linear_scan(decay, inputs, initial_state=None):
     """
     inputs = keras.ops.convert_to_tensor(inputs)
     _check_sequence("inputs", inputs)
-    decay = keras.ops.cast(decay, inputs.dtype)
+    # convert_to_tensor, not cast: it also moves a tensor to the device `inputs` is on.
+    decay = keras.ops.convert_to_tensor(decay, inputs.dtype)
     if len(decay.shape) not in (1, 3):
         raise ValueError(
             "`decay` must have shape (units,) or (batch, time, units). "
@@ -123,7 +124,7 @@ def linear_scan(decay, inputs, initial_state=None):
         _check_per_unit("decay", decay, inputs)
     if initial_state is None:
         initial_state = keras.ops.zeros_like(inputs[:, 0])
-    initial_state = keras.ops.cast(initial_state, inputs.dtype)
+    initial_state = keras.ops.convert_to_tensor(initial_state, inputs.dtype)
     _check_state("initial_state", initial_state, inputs)
     return _implementation().linear_scan(decay, inputs, initial_state)
 
@@ -147,7 +148,7 @@ def xor_scan(spikes, initial_state=None):
     _check_sequence("spikes", spikes)
     if initial_state is None:
         initial_state = keras.ops.zeros_like(spikes[:, 0])
-    initial_state = keras.ops.cast(initial_state, spikes.dtype)
+    initial_state = keras.ops.convert_to_tensor(initial_state, spikes.dtype)
     _check_state("initial_state", initial_state, spikes)
     return _implementation().xor_scan(spikes, initial_state)
 
@@ -176,8 +177,7 @@ def hybrid_scan(
 
     By default (`fused=None`) the fused path is taken where it was measured
     faster than the composed ops: torch on CUDA, TensorFlow in graphs on a
-    CPU and JAX on a CPU. The Pallas kernels have not been timed on a GPU
-    yet, so JAX on a GPU takes them only when asked (`fused=True`).
+    CPU, and JAX on a CPU or a GPU.
 
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
@@ -205,7 +205,8 @@ def hybrid_scan(
         initial_memory = keras.ops.zeros_like(current[:, 0])
     dtype = current.dtype
     decay, threshold, initial_potential, initial_memory = (
-        keras.ops.cast(t, dtype) for t in (decay, threshold, initial_potential, initial_memory)
+        keras.ops.convert_to_tensor(t, dtype)
+        for t in (decay, threshold, initial_potential, initial_memory)
     )
     for name, value in (("decay", decay), ("threshold", threshold)):
         _check_per_unit(name, value, current)
