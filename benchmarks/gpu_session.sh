@@ -7,12 +7,12 @@
 #   ../shared/tools/gpu-wheels.sh            # once, on the CPU machine (fills .whl/)
 #   run(carry=[".whl"], command="source .whl/gpu-setup.sh; bash benchmarks/gpu_session.sh")
 #
-# STEPS (space-separated names) picks a subset, e.g. STEPS="pallas fused-jax".
+# STEPS (space-separated names) picks a subset, e.g. STEPS="pallas speed-jax".
 set -uo pipefail
 OUT=${OUT:-results/tmp}
 mkdir -p "$OUT"
-# The defaults fill one 600 s call; a second call can take STEPS="floor-torch check-torch scans-jax".
-STEPS=${STEPS:-"check pallas fused-jax fused-torch profile-torch"}
+# The defaults fill one 600 s call; a second call takes STEPS="test-jax test-torch".
+STEPS=${STEPS:-"check check-torch speed-jax speed-jax-long pallas"}
 MODEL=(--batch 64 --features 64 --units 256)
 
 step() {  # step NAME SECONDS BACKEND COMMAND...
@@ -32,19 +32,25 @@ step check 150 jax python3 -m pytest -q -p no:cacheprovider tests/test_fused_ker
   tests/test_ops.py -k "fused or hybrid"
 step check-torch 100 torch python3 -m pytest -q -p no:cacheprovider tests/test_fused_kernels.py \
   tests/test_ops.py -k "fused or hybrid"
+# The README's tables: HSRU ("auto": fused on both), HSRU(scan), LSTM, GRU, and
+# the Dense floor (keras' train step with no recurrent layer), in one run per backend.
+step speed-jax 240 jax python3 benchmarks/speed.py "${MODEL[@]}" --lengths 1024 4096 --rounds 2 \
+  --layers HSRU "HSRU(scan)" LSTM GRU Dense --json "$OUT/speed-gpu-jax.json"
+step speed-jax-long 80 jax python3 benchmarks/speed.py "${MODEL[@]}" --lengths 16384 --rounds 2 \
+  --layers HSRU "HSRU(scan)" --json "$OUT/speed-gpu-jax-16384.json"
+step speed-torch 260 torch python3 benchmarks/speed.py "${MODEL[@]}" --lengths 1024 4096 16384 \
+  --rounds 2 --skip-after 20 --layers HSRU "HSRU(scan)" LSTM GRU Dense \
+  --json "$OUT/speed-gpu-torch.json"
 # Which (unroll, block) setting of the Pallas kernels, and how far from bandwidth.
 step pallas 150 jax python3 benchmarks/pallas_kernel.py --batch 64 --units 256 --lengths 4096 \
-  --json "$OUT/pallas-kernel-gpu.json"
-# The whole train step: implementation="fused" against "scan" (what "auto" picks on JAX now).
-step fused-jax 120 jax python3 benchmarks/fused_scan.py "${MODEL[@]}" --lengths 1024 4096 \
-  --json "$OUT/fused-scan-gpu-jax.json"
-step fused-torch 90 torch python3 benchmarks/fused_scan.py "${MODEL[@]}" --lengths 1024 4096 \
-  --json "$OUT/fused-scan-gpu-torch.json"
-# Where torch's train step spends its time (the fixed per-step cost).
+  --unrolls 8 16 32 --blocks 32 --repeats 5 --json "$OUT/pallas-kernel-gpu.json"
+# The layers' tests on the device (CI runs them on a CPU only).
+step test-jax 250 jax python3 -m pytest -q -p no:cacheprovider -rf tests/test_hsru_scan.py \
+  tests/test_layers.py tests/test_mixed_precision.py
+step test-torch 250 torch python3 -m pytest -q -p no:cacheprovider -rf tests/test_hsru_scan.py \
+  tests/test_layers.py tests/test_mixed_precision.py
+# Where torch's train step spends its time.
 step profile-torch 90 torch python3 benchmarks/profile_step.py "${MODEL[@]}" --length 4096
-# That fixed cost without any recurrent layer (speed.py's Dense row), beside HSRU and LSTM.
-step floor-torch 120 torch python3 benchmarks/speed.py "${MODEL[@]}" --lengths 1024 4096 \
-  --layers HSRU LSTM Dense --json "$OUT/speed-floor-gpu-torch.json"
 # Scan algorithms for the composed JAX path.
 step scans-jax 150 jax python3 benchmarks/jax_scan_algorithms.py --batch 64 --units 256 \
   --lengths 4096 --rounds 2 --json "$OUT/jax-scan-algorithms-gpu.json"
