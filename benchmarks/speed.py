@@ -305,7 +305,13 @@ def main():
     )
     add_model_arguments(parser)
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 1024, 4096, 16384])
-    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument(
+        "--layers",
+        nargs="+",
+        default=[name for name in LAYERS if not name.startswith("HSRU(")],
+        choices=list(LAYERS),
+        help="default: all but the HSRU rows with a forced implementation",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=1, help="passes over the layers")
     parser.add_argument("--skip-after", type=float, default=30.0, help="seconds")

@@ -38,6 +38,23 @@ def test_speed_benchmark_times_every_layer(tmp_path):
         assert row["train_page_faults_per_step"] >= 0, row
 
 
+def test_speed_benchmark_times_a_forced_implementation_or_says_why_not(tmp_path):
+    from tests.backend_utils import fused_kernels_run_here
+
+    result = run_benchmark(
+        "speed.py",
+        [*TINY, "--lengths", "8", "--repeats", "1", "--layers", "HSRU(fused)", "HSRU(scan)"],
+        tmp_path / "speed.json",
+    )
+    fused, scan = result["results"]
+    assert scan["layer"] == "HSRU(scan)" and scan["train_s"] > 0, scan
+    if fused_kernels_run_here():
+        assert fused["train_s"] > 0, fused
+    else:  # torch on a CPU: the layer's ValueError, and the rest still timed
+        assert fused["skipped"].startswith("failed: ValueError:"), fused
+        assert "Received: device=" in fused["skipped"], fused
+
+
 def test_projection_layout_benchmark_times_both_layouts(tmp_path):
     result = run_benchmark(
         "projection_layout.py",
