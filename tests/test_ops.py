@@ -400,3 +400,22 @@ def test_scan_in_chunks_rejects_bad_arguments(fn, sequences, chunk_length, messa
 def test_inference_chunk_length_is_a_positive_int_or_none():
     chunk_length = hsru_ops.inference_chunk_length()
     assert chunk_length is None or (isinstance(chunk_length, int) and chunk_length > 0)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's chunk choice")
+def test_tensorflow_chunks_forward_passes_only_where_measured():
+    """Chunks of 128 in a graph without XLA on a CPU (measured faster there);
+    the whole sequence eagerly and under XLA (untimed)."""
+    import tensorflow as tf
+
+    seen = {}
+
+    def probe(key):
+        seen[key] = hsru_ops.inference_chunk_length()
+        return tf.constant(0.0)
+
+    probe("eager")
+    tf.function(lambda: probe("graph"))()
+    tf.function(lambda: probe("xla"), jit_compile=True)()
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    assert seen == {"eager": None, "graph": None if on_gpu else 128, "xla": None}

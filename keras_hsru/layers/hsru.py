@@ -173,18 +173,21 @@ class HSRU(keras.layers.RNN):
     - the digital memory `D` is the parity of the cumulative spike count
       (`keras_hsru.ops.xor_scan`), whose exact gradient is a reverse cumulative
       sum,
-    - on torch with CUDA and Triton, one fused kernel computes `V`, the spikes
-      and `D` in a single pass, and one their gradients; on TensorFlow in
+    - on torch with CUDA and Triton, and on JAX with a GPU (Pallas), one fused
+      kernel computes `V`, the spikes and `D` in a single pass, and one their
+      gradients; on TensorFlow in
       graphs on a CPU and on JAX on a CPU, one sequential loop does, and one
       reverse loop the gradients (`keras_hsru.ops.hybrid_scan`).
 
-    The scan algorithm is chosen per backend and device: a parallel scan on
-    GPUs, a sequential one in compiled graphs on a CPU (see `keras_hsru/ops/`).
-    Sequences with a mask use the composed ops with a per-step decay. Where it
-    measured faster (JAX on a CPU, `keras_hsru.ops.inference_chunk_length`),
-    a call without training (`predict`, `training=False`) and without a mask
-    runs chunk by chunk, projections and readout included, so that of its
-    sequence-sized arrays only the outputs are allocated whole.
+    The scan algorithm is chosen per backend and device: fused kernels on
+    GPUs (Triton on torch, Pallas on JAX), a parallel scan where none runs,
+    a sequential one in compiled graphs on a CPU (see `keras_hsru/ops/`).
+    Sequences with a mask use the composed ops with a per-step decay. Where
+    it measured faster (JAX, and TensorFlow graphs, on a CPU:
+    `keras_hsru.ops.inference_chunk_length`), a call without training
+    (`predict`, `training=False`) and without a mask runs chunk by chunk,
+    projections and readout included, so that of its sequence-sized arrays
+    only the outputs are allocated whole.
 
     The scan is numerically safe at any length (it only multiplies decays,
     never divides by them).

@@ -272,9 +272,9 @@ def inference_chunk_length() -> int | None:
 
     Where it measured faster, a layer computes such a forward pass chunk by
     chunk (`scan_in_chunks`, projections and readout included) instead of
-    over the whole sequence at once: on JAX on a CPU, where sequence-sized
-    temporaries cost page faults on every call (README "Speed"). Elsewhere
-    None: the whole sequence at once.
+    over the whole sequence at once: on JAX on a CPU and in TensorFlow graphs
+    (without XLA) on a CPU, where sequence-sized temporaries cost page faults
+    on every call (README "Speed"). Elsewhere None: the whole sequence at once.
 
     Returns:
         A positive int, or None.

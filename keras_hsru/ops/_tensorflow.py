@@ -201,10 +201,12 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 
 
 def inference_chunk_length():
-    """None: TensorFlow computes a forward pass over the whole sequence. In
-    graphs on a CPU, chunks measured mixed (1.37x faster at L=256, level at
-    L=1024; `benchmarks/chunked_inference.py`, README "Speed")."""
-    return None
+    """128 in a graph on a CPU without XLA (how keras runs a TensorFlow model
+    there), where chunks of 128 measured 1.17x faster than the whole sequence
+    at L=256 and 1.15x at L=1024 over six rounds (1.37x and 1.00x over three
+    in an earlier run; `benchmarks/chunked_inference.py`, README "Speed").
+    Eagerly, under XLA and on a GPU, untimed: None, the whole sequence."""
+    return 128 if _sequential_is_faster() and not _in_xla() else None
 
 
 def _sequential_scan(decay, inputs, reverse):
