@@ -43,6 +43,18 @@ def label(chunk_length):
     return "whole" if chunk_length is None else str(chunk_length)
 
 
+def package_chunk_length():
+    """The chunk length the package picks for a forward pass the way keras runs
+    it here: on TensorFlow inside a graph (it differs from eager there)."""
+    if keras.backend.backend() != "tensorflow":
+        return keras_hsru.ops.inference_chunk_length()
+    import tensorflow as tf
+
+    seen = []
+    tf.function(lambda: seen.append(keras_hsru.ops.inference_chunk_length()) or tf.constant(0))()
+    return seen[0]
+
+
 def time_forward(chunk_length, length, args):
     """Median forward milliseconds and page faults per call, with this chunk length."""
     keras_hsru.ops.inference_chunk_length = lambda: chunk_length
@@ -77,7 +89,7 @@ def main():
     chunk_lengths = [None] + [c for c in dict.fromkeys(args.chunk_lengths) if c is not None]
 
     device = device_name()
-    default = keras_hsru.ops.inference_chunk_length()
+    default = package_chunk_length()  # before time_forward replaces the function
     print(f"backend {keras.backend.backend()}, device {device}, B={args.batch}, ", end="")
     print(f"Din={args.features}, H={args.units}; medians of {args.repeats}; ", end="")
     print(f"the package's chunk length here: {label(default)}\n")
