@@ -11,7 +11,8 @@
 set -uo pipefail
 OUT=${OUT:-results/tmp}
 mkdir -p "$OUT"
-# The defaults fill one 600 s call; a second call takes STEPS="test-jax test-torch".
+# The defaults are the first call's steps (each limit is an upper bound); the others
+# split over two more: STEPS="speed-torch test-jax", then "test-torch profile-torch scans-jax".
 STEPS=${STEPS:-"check check-torch speed-jax speed-jax-long pallas"}
 MODEL=(--batch 64 --features 64 --units 256)
 
