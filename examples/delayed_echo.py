@@ -12,11 +12,10 @@ target on one test sequence.
 """
 
 import argparse
-import json
-import os
 
 import keras
 import numpy as np
+from _outputs import add_output_arguments, output_file, write_json
 
 from keras_hsru.models import HSRURNN
 from keras_hsru.tasks import DelayedEcho
@@ -63,8 +62,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
-    parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--figures", default="results/figures", help="directory for the PNG")
+    add_output_arguments(parser)
     args = parser.parse_args()
     args.steps, args.test_count = 100, 10_000
     if args.quick:
@@ -77,8 +75,7 @@ def main():
         results.append({"seed": seed, "train_loss": losses, "test_mse": test_mse})
         print(f"seed {seed}: test MSE {test_mse:.6f} on {args.test_count} sequences", flush=True)
         if seed == 0:
-            os.makedirs(args.figures, exist_ok=True)
-            figure = os.path.join(args.figures, f"delayed_echo-{backend}.png")
+            figure = output_file(args, "delayed_echo", "png")
             plot_echo(model, task, figure)
 
     mses = [r["test_mse"] for r in results]
@@ -88,26 +85,24 @@ def main():
         f"predicting 0: {1 / 3:.3f})"
     )
     print(f"figure: {figure}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "backend": backend,
-                    "length": args.length,
-                    "units": args.units,
-                    "epochs": args.epochs,
-                    "steps_per_epoch": args.steps,
-                    "learning_rate": args.learning_rate,
-                    "test_sequences": args.test_count,
-                    "test_mse_mean": float(np.mean(mses)),
-                    "test_mse_worst": float(np.max(mses)),
-                    "paper_mse": PAPER_MSE,
-                    "runs": results,
-                    "figure": figure,
-                },
-                f,
-                indent=2,
-            )
+    write_json(
+        args,
+        "delayed_echo",
+        {
+            "backend": backend,
+            "length": args.length,
+            "units": args.units,
+            "epochs": args.epochs,
+            "steps_per_epoch": args.steps,
+            "learning_rate": args.learning_rate,
+            "test_sequences": args.test_count,
+            "test_mse_mean": float(np.mean(mses)),
+            "test_mse_worst": float(np.max(mses)),
+            "paper_mse": PAPER_MSE,
+            "runs": results,
+            "figure": figure,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ count, mean and worst over seeds.
 """
 
 import argparse
-import json
-import os
 
 import keras
 import numpy as np
+from _outputs import add_output_arguments, output_file, write_json
 
 from keras_hsru.callbacks import Curriculum
 from keras_hsru.models import HSRURNN
@@ -92,8 +91,7 @@ def main():
     parser.add_argument("--epochs-per-stage", type=int, default=2)
     parser.add_argument("--attention-sharpness", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
-    parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--figures", default="results/figures", help="directory for the PNG")
+    add_output_arguments(parser)
     args = parser.parse_args()
     args.steps, args.test_count = 100, 10_000
     if args.quick:
@@ -127,29 +125,26 @@ def main():
     for distractors, row in table.items():
         cells = [f"{100 * row[v]['mean']:.2f}% / {100 * row[v]['worst']:.2f}%" for v in VARIANTS]
         print(f"| {distractors} | " + " | ".join(cells) + " |")
-    os.makedirs(args.figures, exist_ok=True)
-    figure = os.path.join(args.figures, f"embedded_parity-{backend}.png")
+    figure = output_file(args, "embedded_parity", "png")
     plot(table, args.distractors, figure)
     print(f"figure: {figure}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "backend": backend,
-                    "lengths": args.lengths,
-                    "epochs_per_stage": args.epochs_per_stage,
-                    "steps_per_epoch": args.steps,
-                    "learning_rate": args.learning_rate,
-                    "attention_sharpness": args.attention_sharpness,
-                    "units": args.units,
-                    "test_sequences": args.test_count,
-                    "table": {str(d): row for d, row in table.items()},
-                    "attention_weights": gates,
-                    "figure": figure,
-                },
-                f,
-                indent=2,
-            )
+    write_json(
+        args,
+        "embedded_parity",
+        {
+            "backend": backend,
+            "lengths": args.lengths,
+            "epochs_per_stage": args.epochs_per_stage,
+            "steps_per_epoch": args.steps,
+            "learning_rate": args.learning_rate,
+            "attention_sharpness": args.attention_sharpness,
+            "units": args.units,
+            "test_sequences": args.test_count,
+            "table": {str(d): row for d, row in table.items()},
+            "attention_weights": gates,
+            "figure": figure,
+        },
+    )
 
 
 if __name__ == "__main__":

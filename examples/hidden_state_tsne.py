@@ -12,12 +12,11 @@ logistic regression fit on half the sequences, scored on the other half).
 """
 
 import argparse
-import json
-import os
 from types import SimpleNamespace
 
 import keras
 import numpy as np
+from _outputs import add_output_arguments, output_file, write_json
 from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import TSNE
 from temporal_parity import LABELS, LEARNING_RATES, train
@@ -49,8 +48,7 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
-    parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--figures", default="results/figures", help="directory for the PNG")
+    add_output_arguments(parser)
     args = parser.parse_args()
     setup = SimpleNamespace(
         units=16, lengths=[10, 30, 60], steps=100, epochs_per_stage=3, test_count=10_000
@@ -102,25 +100,22 @@ def main():
             flush=True,
         )
     fig.tight_layout()
-    os.makedirs(args.figures, exist_ok=True)
-    figure = os.path.join(args.figures, f"hidden_state_tsne-{backend}.png")
+    figure = output_file(args, "hidden_state_tsne", "png")
     fig.savefig(figure, dpi=70)
     plt.close(fig)
     print(f"figure: {figure}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "backend": backend,
-                    "length": length,
-                    "sequences": count,
-                    "seed": args.seed,
-                    "panels": results,
-                    "figure": figure,
-                },
-                f,
-                indent=2,
-            )
+    write_json(
+        args,
+        "hidden_state_tsne",
+        {
+            "backend": backend,
+            "length": length,
+            "sequences": count,
+            "seed": args.seed,
+            "panels": results,
+            "figure": figure,
+        },
+    )
 
 
 if __name__ == "__main__":

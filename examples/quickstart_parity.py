@@ -9,10 +9,10 @@ every epoch, and accuracy is measured on sequences never seen in training.
 """
 
 import argparse
-import json
 
 import keras
 import numpy as np
+from _outputs import add_output_arguments, write_json
 
 import keras_hsru
 
@@ -31,7 +31,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
-    parser.add_argument("--json", help="write the result to this JSON file")
+    add_output_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.epochs = 1
@@ -71,9 +71,7 @@ def main():
     print(
         f"parity at L={args.length}, {keras.backend.backend()}: test accuracy {test_accuracy:.4f} on 2000 fresh sequences"
     )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+    write_json(args, "quickstart_parity", result)
 
 
 if __name__ == "__main__":

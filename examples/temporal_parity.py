@@ -17,12 +17,11 @@ Without `--full` the learning rates are the ones the `--full` sweep chose
 """
 
 import argparse
-import json
-import os
 import time
 
 import keras
 import numpy as np
+from _outputs import add_output_arguments, output_file, write_json
 
 from keras_hsru.callbacks import Curriculum
 from keras_hsru.models import HSRURNN, LSTMBaseline, comparable_lstm_units
@@ -162,8 +161,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
     parser.add_argument("--seeds", type=int, help="seeds per model (default 3, 10 with --full)")
     parser.add_argument("--units", type=int, default=16)
-    parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--figures", default="results/figures", help="directory for the PNG")
+    add_output_arguments(parser)
     args = parser.parse_args()
     args.lengths = [10, 30, 60]
     args.steps, args.epochs_per_stage, args.test_count = 100, 3, 10_000
@@ -229,39 +227,33 @@ def main():
             f">=99% in {sum(a >= 0.99 for a in accuracies)}/{seeds} seeds"
         )
 
-    os.makedirs(args.figures, exist_ok=True)
     mode = "-full" if args.full else ""
-    figure = os.path.join(args.figures, f"temporal_parity_curves-{backend}{mode}.png")
+    figure = output_file(args, f"temporal_parity{mode}", "png")
     plot_curves(results, args.lengths, args.epochs_per_stage, figure)
     print(f"figure: {figure}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "backend": backend,
-                    "lengths": args.lengths,
-                    "seeds": seeds,
-                    "steps_per_epoch": args.steps,
-                    "epochs_per_stage": args.epochs_per_stage,
-                    "batch_size": 64,
-                    "units": args.units,
-                    "learning_rates": learning_rates,
-                    "sweep": {
-                        k: {str(lr): v for lr, v in s.items()} for k, s in sweep_scores.items()
-                    },
-                    "table": {str(length): row for length, row in table.items()},
-                    "hsru_perfect_seeds_at_final_length": perfect,
-                    "generalization": {
-                        str(length): {"sequences": generalization[length], "accuracy": accs}
-                        for length, accs in generalized.items()
-                    },
-                    "runs": results,
-                    "figure": figure,
-                },
-                f,
-                indent=2,
-                default=str,
-            )
+    write_json(
+        args,
+        "temporal_parity" + mode,
+        {
+            "backend": backend,
+            "lengths": args.lengths,
+            "seeds": seeds,
+            "steps_per_epoch": args.steps,
+            "epochs_per_stage": args.epochs_per_stage,
+            "batch_size": 64,
+            "units": args.units,
+            "learning_rates": learning_rates,
+            "sweep": {k: {str(lr): v for lr, v in s.items()} for k, s in sweep_scores.items()},
+            "table": {str(length): row for length, row in table.items()},
+            "hsru_perfect_seeds_at_final_length": perfect,
+            "generalization": {
+                str(length): {"sequences": generalization[length], "accuracy": accs}
+                for length, accs in generalized.items()
+            },
+            "runs": results,
+            "figure": figure,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ clipnorm 1) for several seeds, and prints the test accuracy of each seed on
 """
 
 import argparse
-import json
 from types import SimpleNamespace
 
 import keras
 import numpy as np
 import temporal_parity
+from _outputs import add_output_arguments, write_json
 
 
 def main():
@@ -28,7 +28,7 @@ def main():
     parser.add_argument("--slopes", type=float, nargs="+", default=[2.0, 5.0, 10.0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="one seed, few steps, for tests")
-    parser.add_argument("--json", help="write the results to this JSON file")
+    add_output_arguments(parser)
     args = parser.parse_args()
     setup = SimpleNamespace(
         units=16, lengths=[10, 30, 60], steps=100, epochs_per_stage=3, test_count=10_000
@@ -58,18 +58,16 @@ def main():
                 f"{np.round(scores, 4).tolist()}, {solved}/{args.seeds} at 100%",
                 flush=True,
             )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "backend": keras.backend.backend(),
-                    "lengths": setup.lengths,
-                    "test_sequences": setup.test_count,
-                    "results": results,
-                },
-                f,
-                indent=2,
-            )
+    write_json(
+        args,
+        "threshold_sweep",
+        {
+            "backend": keras.backend.backend(),
+            "lengths": setup.lengths,
+            "test_sequences": setup.test_count,
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":
