@@ -60,12 +60,17 @@ class Curriculum(keras.callbacks.Callback):
 
     Example:
 
-    >>> train = keras_hsru.tasks.TemporalParity(10, seed=0)
-    >>> val = keras_hsru.tasks.TemporalParity(10, seed=1, steps_per_epoch=10)
+    >>> train = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
+    >>> val = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=1)
     >>> curriculum = keras_hsru.callbacks.Curriculum(
-    ...     [train, val], lengths=[10, 30, 60], epochs_per_stage=5,
+    ...     [train, val], lengths=[10, 30], epochs_per_stage=2,
     ...     monitor="val_accuracy", threshold=1.0)
-    >>> # model.fit(train, validation_data=val, epochs=15, callbacks=[curriculum])
+    >>> model = keras_hsru.models.HSRURNN(4)
+    >>> model.compile("adamw", "binary_crossentropy", metrics=["accuracy"])
+    >>> history = model.fit(
+    ...     train, validation_data=val, epochs=3, callbacks=[curriculum], verbose=0)
+    >>> history.history["sequence_length"][-1]  # the last epoch trained at L=30
+    30
     """
 
     def __init__(
@@ -198,3 +203,6 @@ class Curriculum(keras.callbacks.Callback):
             os.makedirs(self.backup_dir, exist_ok=True)
             with open(self._state_path, "w") as f:
                 json.dump({str(k): list(v) for k, v in self._saved_states.items()}, f)
+
+
+__all__ = ["Curriculum"]

@@ -108,7 +108,7 @@ class HSRURNN(StackedRecurrentModel):
     Example:
 
     >>> model = keras_hsru.models.HSRURNN(16, num_layers=2)
-    >>> model(keras.random.uniform((8, 60, 1))).shape
+    >>> tuple(model(keras.random.uniform((8, 60, 1))).shape)
     (8, 1)
     """
 
@@ -177,7 +177,7 @@ class LSTMBaseline(StackedRecurrentModel):
     Example:
 
     >>> model = keras_hsru.models.LSTMBaseline(12)
-    >>> model(keras.random.uniform((8, 60, 1))).shape
+    >>> tuple(model(keras.random.uniform((8, 60, 1))).shape)
     (8, 1)
     """
 
@@ -219,6 +219,11 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
 
     Returns:
         The number of LSTM units.
+
+    Example:
+
+    >>> keras_hsru.models.comparable_lstm_units(16, input_dim=1)
+    11
     """
     units = check_units(units)
     input_dim = check_positive_int("input_dim", input_dim)
@@ -231,3 +236,6 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
 
     # An LSTM holds about twice the parameters of an HSRU of the same width.
     return min(range(1, 2 * units + 1), key=distance)
+
+
+__all__ = ["HSRURNN", "LSTMBaseline", "comparable_lstm_units"]

@@ -47,6 +47,17 @@ class SequenceTask(keras.utils.PyDataset):
             `task.seed`).
         **kwargs: `PyDataset` arguments (`workers`, `use_multiprocessing`,
             `max_queue_size`).
+
+    Example:
+
+    >>> class Sum(keras_hsru.tasks.SequenceTask):
+    ...     def generate(self, rng, count, length):
+    ...         x = rng.uniform(size=(count, length, 1)).astype("float32")
+    ...         return x, x.sum(axis=1)
+    >>> task = Sum(length=5, batch_size=4, steps_per_epoch=3, seed=0)
+    >>> x, y = task[0]
+    >>> len(task), x.shape, y.shape
+    (3, (4, 5, 1), (4, 1))
     """
 
     def __init__(
@@ -265,3 +276,6 @@ class EmbeddedParity(SequenceTask):
     def generate(self, rng, count, length):
         bits = _bits(rng, (count, length, self.features))
         return bits, _parity(bits[:, :, self.signal_feature])
+
+
+__all__ = ["SequenceTask", "DelayedEcho", "TemporalParity", "EmbeddedParity"]

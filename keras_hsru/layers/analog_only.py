@@ -42,7 +42,7 @@ class AnalogOnlyCell(LeakyIntegratorCell):
     Example:
 
     >>> rnn = keras.layers.RNN(keras_hsru.AnalogOnlyCell(4))
-    >>> rnn(keras.random.uniform((32, 10, 8))).shape
+    >>> tuple(rnn(keras.random.uniform((32, 10, 8))).shape)
     (32, 4)
     """
 

@@ -57,7 +57,7 @@ class AttentiveHSRUCell(HSRUCell):
     Example:
 
     >>> rnn = keras.layers.RNN(keras_hsru.AttentiveHSRUCell(4))
-    >>> rnn(keras.random.uniform((32, 10, 8))).shape
+    >>> tuple(rnn(keras.random.uniform((32, 10, 8))).shape)
     (32, 4)
     """
 
@@ -131,7 +131,7 @@ class AttentiveHSRU(HSRU):
     Example:
 
     >>> layer = keras_hsru.AttentiveHSRU(16)
-    >>> layer(keras.random.uniform((32, 100, 17))).shape
+    >>> tuple(layer(keras.random.uniform((32, 100, 17))).shape)
     (32, 16)
     """
 

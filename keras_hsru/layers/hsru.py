@@ -77,8 +77,8 @@ class HSRUCell(LeakyIntegratorCell):
     >>> inputs = keras.random.uniform((32, 10, 8))
     >>> rnn = keras.layers.RNN(keras_hsru.HSRUCell(4), return_state=True)
     >>> output, y, v, d = rnn(inputs)
-    >>> output.shape
-    (32, 4)
+    >>> tuple(output.shape), tuple(d.shape)
+    ((32, 4), (32, 4))
     """
 
     readout_width = 2
@@ -249,7 +249,7 @@ class HSRU(keras.layers.RNN):
     >>> inputs = keras.random.uniform((32, 1000, 8))
     >>> hsru = keras_hsru.HSRU(16, return_sequences=True, return_state=True)
     >>> outputs, y, v, d = hsru(inputs)
-    >>> outputs.shape, d.shape
+    >>> tuple(outputs.shape), tuple(d.shape)
     ((32, 1000, 16), (32, 16))
     """
 

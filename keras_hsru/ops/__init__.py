@@ -82,8 +82,9 @@ def spike(x, slope: float = 1.0):
 
     Example:
 
-    >>> keras_hsru.ops.spike(keras.ops.array([-1.0, 0.0, 2.0]), slope=4.0)
-    # [0., 0., 1.]
+    >>> s = keras_hsru.ops.spike(keras.ops.convert_to_tensor([-1.0, 0.0, 2.0]), slope=4.0)
+    >>> keras.ops.convert_to_numpy(s).tolist()
+    [0.0, 0.0, 1.0]
     """
     slope = check_slope(slope)
     x = keras.ops.convert_to_tensor(x)
@@ -107,6 +108,14 @@ def linear_scan(decay, inputs, initial_state=None):
 
     Returns:
         A tensor of shape `(batch, time, units)`, `h_0 ... h_{T-1}`.
+
+    Example:
+
+    >>> decay = keras.ops.convert_to_tensor([0.5])
+    >>> inputs = keras.ops.ones((1, 4, 1))
+    >>> h = keras_hsru.ops.linear_scan(decay, inputs)
+    >>> keras.ops.convert_to_numpy(h[0, :, 0]).tolist()
+    [1.0, 1.5, 1.75, 1.875]
     """
     inputs = keras.ops.convert_to_tensor(inputs)
     _check_sequence("inputs", inputs)
@@ -143,6 +152,13 @@ def xor_scan(spikes, initial_state=None):
 
     Returns:
         A tensor of shape `(batch, time, units)`, `D_0 ... D_{T-1}`.
+
+    Example:
+
+    >>> spikes = keras.ops.convert_to_tensor([[[1.0], [0.0], [1.0], [1.0]]])
+    >>> memory = keras_hsru.ops.xor_scan(spikes)
+    >>> keras.ops.convert_to_numpy(memory[0, :, 0]).tolist()
+    [1.0, 1.0, 0.0, 1.0]
     """
     spikes = keras.ops.convert_to_tensor(spikes)
     _check_sequence("spikes", spikes)
@@ -193,6 +209,17 @@ def hybrid_scan(
 
     Returns:
         `(V, D)`, two tensors of shape `(batch, time, units)`.
+
+    Example:
+
+    >>> decay = keras.ops.convert_to_tensor([0.5])
+    >>> current = keras.ops.convert_to_tensor([[[0.6], [0.0], [0.0], [1.0]]])
+    >>> threshold = keras.ops.convert_to_tensor([0.2])
+    >>> v, d = keras_hsru.ops.hybrid_scan(decay, current, threshold, slope=5.0)
+    >>> [round(float(value), 4) for value in keras.ops.convert_to_numpy(v[0, :, 0])]
+    [0.6, 0.3, 0.15, 1.075]
+    >>> keras.ops.convert_to_numpy(d[0, :, 0]).tolist()  # spikes at t = 0, 1, 3
+    [1.0, 0.0, 0.0, 1.0]
     """
     slope = check_slope(slope)
     if fused is not None:
@@ -251,8 +278,8 @@ def scan_in_chunks(fn, carry, sequences, chunk_length: int):
     ...     return sums[:, -1], sums
     >>> x = keras.ops.ones((2, 10, 3))
     >>> total, sums = keras_hsru.ops.scan_in_chunks(running_sum, keras.ops.zeros((2, 3)), x, 4)
-    >>> sums[0, :, 0]
-    # [1., 2., ..., 10.]
+    >>> keras.ops.convert_to_numpy(sums[0, :, 0]).tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     """
     if not callable(fn):
         raise ValueError(f"`fn` must be callable. Received: fn={fn!r}")
@@ -278,6 +305,11 @@ def inference_chunk_length() -> int | None:
 
     Returns:
         A positive int, or None.
+
+    Example:
+
+    >>> keras_hsru.ops.inference_chunk_length() in (None, 128)
+    True
     """
     return _implementation().inference_chunk_length()
 
