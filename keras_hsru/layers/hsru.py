@@ -183,7 +183,7 @@ class HSRU(keras.layers.RNN):
     GPUs (Triton on torch, Pallas on JAX), a parallel scan where none runs,
     a sequential one in compiled graphs on a CPU (see `keras_hsru/ops/`).
     Sequences with a mask use the composed ops with a per-step decay. Where
-    it measured faster (JAX, and TensorFlow graphs, on a CPU:
+    it is the faster (JAX, and TensorFlow graphs, on a CPU:
     `keras_hsru.ops.inference_chunk_length`), a call without training
     (`predict`, `training=False`) and without a mask runs chunk by chunk,
     projections and readout included, so that of its sequence-sized arrays
@@ -216,7 +216,7 @@ class HSRU(keras.layers.RNN):
             sequence in chunks then gives the outputs of feeding it whole.
         unroll: Only used by `implementation="loop"`, as in `keras.layers.RNN`.
         implementation: `"auto"` (default: the faster of `"fused"` and
-            `"scan"` as measured on this backend and device, see
+            `"scan"` on this backend and device, see
             `keras_hsru.ops.hybrid_scan`), `"fused"` (V, the spikes and D in
             one pass over the sequence and the gradients in one reverse pass:
             Triton kernels on torch with CUDA, Pallas kernels on JAX with a
@@ -374,7 +374,7 @@ class HSRU(keras.layers.RNN):
             if training or chunk_length is None:
                 final_states, outputs = self._unmasked_scan(initial_states, sequences)
             else:
-                # A forward pass chunk by chunk, where that measured faster
+                # A forward pass chunk by chunk, where that is the faster
                 # (`hsru_ops.inference_chunk_length`); differentiable too, so
                 # gradients of a `training=False` call stay right.
                 final_states, outputs = hsru_ops.scan_in_chunks(

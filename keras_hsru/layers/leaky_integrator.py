@@ -24,11 +24,9 @@ def decay_from_tau(tau):
 def matmul_rows(x, kernel):
     """`x @ kernel` for `x` of shape `(..., rows)`, computed as one 2D matmul.
 
-    On a 2-core CPU, HSRU's train step at L=1024 measured 1.23x faster on JAX
-    with its projections on the flattened (batch * time, rows) than as rank-3
-    matmuls (the kernel gradient of which is a contraction over two axes),
-    torch 1.06x to 1.23x, TensorFlow the same
-    (`benchmarks/projection_layout.py`).
+    A rank-3 matmul's kernel gradient is a contraction over two axes, which
+    the backends compute more slowly than the one 2D matmul over the
+    flattened (batch * time, rows).
     """
     if len(x.shape) == 2:
         return ops.matmul(x, kernel)
@@ -158,8 +156,8 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
         For whole sequences each state meets its own block of W_out's rows and
         the products are summed: the matmul of the concatenated states without
         writing that (batch, time, width * units) copy forward and its gradient
-        backward (README "Speed" has the measurement). A single step keeps the
-        one matmul: splitting it slowed TensorFlow's step loop.
+        backward. A single step keeps the one matmul: there the split adds ops
+        per step, which TensorFlow's step loop pays for.
         """
         if len(states) > 1 and len(states[0].shape) == 3:
             total = self.output_bias

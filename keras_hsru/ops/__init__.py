@@ -13,7 +13,19 @@ The layers call only `keras.ops` and the functions below:
   `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`).
 - `scan_in_chunks(fn, carry, sequences, chunk_length)`: a function carried
   over consecutive time chunks of a sequence, and `inference_chunk_length()`,
-  where the layers' forward pass measured faster computed that way.
+  the chunk length of the layers' forward pass without training here.
+
+Which algorithm serves which backend and device is decided in one place,
+`_algorithms.py`. Each backend module (`_jax.py`, `_tensorflow.py`,
+`_torch.py`) implements the same interface, `BACKEND_FUNCTIONS` below, on
+arguments these functions have validated and converted:
+
+- `spike(x, slope)`, `linear_scan(decay, inputs, initial_state)`,
+  `xor_scan(spikes, initial_state)`, `scan_in_chunks(fn, carry, sequences,
+  chunk_length)`, `inference_chunk_length()`: as below;
+- `fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0,
+  force=False)`: `(V, D)` by the fused path, or None where there is none
+  (a ValueError instead if `force`).
 """
 
 import importlib
@@ -25,6 +37,16 @@ from keras_hsru._validation import (
     check_positive_finite,
     check_positive_int,
     check_shape,
+)
+
+# The interface every backend module implements (see the module docstring).
+BACKEND_FUNCTIONS = (
+    "spike",
+    "linear_scan",
+    "xor_scan",
+    "fused_hybrid_scan",
+    "scan_in_chunks",
+    "inference_chunk_length",
 )
 
 _MODULES = {
@@ -191,9 +213,9 @@ def hybrid_scan(
       scan for the gradients;
     - JAX on a GPU: two Pallas kernels.
 
-    By default (`fused=None`) the fused path is taken where it was measured
-    faster than the composed ops: torch on CUDA, TensorFlow in graphs on a
-    CPU, and JAX on a CPU or a GPU.
+    By default (`fused=None`) the fused path is taken wherever it exists:
+    torch on CUDA, TensorFlow in graphs on a CPU, and JAX on a CPU or a GPU
+    (the docs' "How it works" has the table and the reasons).
 
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
@@ -297,11 +319,11 @@ def scan_in_chunks(fn, carry, sequences, chunk_length: int):
 def inference_chunk_length() -> int | None:
     """Steps per chunk for a whole-sequence forward pass without gradients.
 
-    Where it measured faster, a layer computes such a forward pass chunk by
+    Where that is the faster, a layer computes such a forward pass chunk by
     chunk (`scan_in_chunks`, projections and readout included) instead of
     over the whole sequence at once: on JAX on a CPU and in TensorFlow graphs
     (without XLA) on a CPU, where sequence-sized temporaries cost page faults
-    on every call (README "Speed"). Elsewhere None: the whole sequence at once.
+    on every call. Elsewhere None: the whole sequence at once.
 
     Returns:
         A positive int, or None.

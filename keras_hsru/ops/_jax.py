@@ -5,6 +5,13 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from keras_hsru.ops import _algorithms
+
+
+def _choice():
+    """The algorithms for JAX's default device (`_algorithms` decides)."""
+    return _algorithms.choose(_algorithms.Place("jax", jax.default_backend()))
+
 
 @partial(jax.custom_vjp, nondiff_argnums=(1,))
 def spike(x, slope):
@@ -33,7 +40,7 @@ def _scan_over_time(step, carry, xs, reverse=False):
 
     Each step reads and writes its time slice in place: transposing to
     time-major and back would copy each sequence twice more, and on a CPU a
-    fresh sequence-sized buffer costs page faults (README "Speed").
+    fresh sequence-sized buffer costs page faults.
     """
     length = jax.tree.leaves(xs)[0].shape[1]
 
@@ -106,10 +113,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 
 
 def inference_chunk_length():
-    """On a CPU, 128: chunk by chunk, a forward pass keeps its per-step
-    sequences (I, V, D) small enough to reuse memory instead of faulting in
-    fresh pages on every call (README "Speed"). Elsewhere None."""
-    return 128 if jax.default_backend() == "cpu" else None
+    return _choice().inference_chunk_length
 
 
 def _sequential_scan(decay, inputs, reverse):
@@ -132,13 +136,9 @@ def _sequential_scan(decay, inputs, reverse):
 
 
 def _scan(decay, inputs, reverse):
-    """h_t = decay_t * h_{t-1} + inputs_t along axis 1 (h_{t+1} if reverse), from zero.
-
-    On the CPU a sequential `lax.scan` measured 3x faster than
-    `associative_scan` (XLA:CPU runs the latter's strided passes slowly); on
-    accelerators the log-depth `associative_scan` keeps the device busy.
-    """
-    if jax.default_backend() == "cpu":
+    """h_t = decay_t * h_{t-1} + inputs_t along axis 1 (h_{t+1} if reverse), from zero,
+    sequentially or by `associative_scan` as `_algorithms` decides."""
+    if _choice().scan == "sequential":
         return _sequential_scan(decay, inputs, reverse)
     decay = jnp.broadcast_to(decay, inputs.shape)
     _, states = jax.lax.associative_scan(_combine, (decay, inputs), axis=1, reverse=reverse)
@@ -180,9 +180,9 @@ linear_scan.defvjp(_linear_scan_fwd, _linear_scan_bwd)
 
 
 def _cumulative_sum(x, reverse=False):
-    """Cumulative sum along axis 1; sequential on the CPU, where XLA's cumsum
-    measured 5x slower than a sequential scan at (32, 1024, 128)."""
-    if jax.default_backend() != "cpu":
+    """Cumulative sum along axis 1: sequential where the scans are (on a CPU
+    XLA's cumsum runs as slowly as its associative scan)."""
+    if _choice().scan != "sequential":
         return jax.lax.cumsum(x, axis=1, reverse=reverse)
     return _sequential_scan(jnp.ones(x.shape[-1], x.dtype), x, reverse)
 
@@ -275,21 +275,21 @@ _sequential_hybrid_scan.defvjp(_sequential_hybrid_scan_fwd, _sequential_hybrid_s
 
 
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
-    """V and D in one pass forward and one backward: on a CPU one sequential
-    loop over time each, on a GPU the Pallas kernels (`_pallas.py`), which an
-    H100 timed 1.41x to 1.55x faster than the composed ops per train step
-    at L=1024 to 16384 (README "Speed"). They take float32 only: other dtypes on a GPU, and
-    other devices, take the composed ops unless `force`, which raises there.
+    """V and D in one pass forward and one backward, where `_algorithms` has a
+    fused path: on a CPU one sequential loop over time each, on a GPU the
+    Pallas kernels (`_pallas.py`, float32 only). Elsewhere None, or a
+    ValueError if `force`.
     """
-    if jax.default_backend() == "cpu":
-        return _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
-    if jax.default_backend() != "gpu" or current.dtype != jnp.float32:
+    choice = _choice()
+    if not choice.fused_takes(str(current.dtype)):
         if not force:
             return None
         raise ValueError(
             "The fused HSRU kernels on JAX need a CPU, or a GPU and float32 sequences. "
             f"Received: device={jax.default_backend()!r}, dtype={current.dtype}"
         )
+    if choice.fused == "loop":
+        return _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
     from keras_hsru.ops import _pallas
 
     return _pallas.hybrid_scan(decay, current, threshold, slope, potential0, memory0)

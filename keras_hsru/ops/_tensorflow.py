@@ -6,6 +6,16 @@ import tensorflow as tf
 # compile it; TensorFlow's own control flow uses it for that.
 from tensorflow.python.ops import control_flow_util
 
+from keras_hsru.ops import _algorithms
+
+
+def _choice():
+    """The algorithms for the graph or eager context being run (`_algorithms` decides)."""
+    eager = tf.executing_eagerly()
+    device = "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+    place = _algorithms.Place("tensorflow", device, eager=eager, xla=not eager and _in_xla())
+    return _algorithms.choose(place)
+
 
 def spike(x, slope):
     @tf.custom_gradient
@@ -57,7 +67,7 @@ def _doubling_scan(decay, inputs, reverse):
 
 # Steps per iteration of the sequential loops. TensorFlow's graph executor pays
 # a few microseconds for every op and every loop iteration whatever its size,
-# and per step the loops do little else (README "Speed" has the measurement).
+# and per step the loops do little else.
 _UNROLL = 16
 
 
@@ -69,9 +79,8 @@ def _in_xla():
 def _xla_time_loop(step, carry, sequences, output_specs, reverse):
     """`_time_loop` for XLA: one step per iteration over time-major copies.
 
-    XLA compiles this form of loop well; the unrolled one, which reads slices of
-    the batch-major sequences, measured a 4.6x slower train step under XLA
-    (README "Speed").
+    XLA compiles this form of loop well, and the unrolled one, which reads
+    slices of the batch-major sequences, badly.
     """
     time_major = [_time_major(x) for x in sequences]
     length = tf.shape(time_major[0])[0]
@@ -100,7 +109,7 @@ def _time_loop(step, carry, sequences, reverse=False):
     Each `tf.while_loop` iteration runs `_UNROLL` steps: it slices their
     inputs out of the sequences, and writes their outputs at once. Reading
     slices rather than a time-major copy saves allocating a sequence-sized
-    buffer per input, which on a CPU costs page faults (README "Speed"). The
+    buffer per input, which on a CPU costs page faults. The
     sequences are padded at the end with zeros to a multiple of `_UNROLL` (no
     copy where they already are one), so that the TensorArray's elements all
     have one shape. Going forward the padded steps run last: their outputs are
@@ -201,12 +210,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 
 
 def inference_chunk_length():
-    """128 in a graph on a CPU without XLA (how keras runs a TensorFlow model
-    there), where chunks of 128 measured 1.17x faster than the whole sequence
-    at L=256 and 1.15x at L=1024 over six rounds (1.37x and 1.00x over three
-    in an earlier run; `benchmarks/chunked_inference.py`, README "Speed").
-    Eagerly, under XLA and on a GPU, untimed: None, the whole sequence."""
-    return 128 if _sequential_is_faster() and not _in_xla() else None
+    return _choice().inference_chunk_length
 
 
 def _sequential_scan(decay, inputs, reverse):
@@ -227,26 +231,17 @@ def _sequential_scan(decay, inputs, reverse):
     return states
 
 
-def _sequential_is_faster():
-    """In a graph without a GPU, a sequential loop (a plain `tf.scan`, before
-    `_time_loop` unrolled it) measured 2.4x faster than the doubling scan under
-    XLA (1.5x without). Eagerly, a loop runs op by op per step, and on a GPU
-    the doubling scan's ceil(log2 L) passes are each fully parallel: those
-    keep the parallel algorithms."""
-    return not (tf.executing_eagerly() or tf.config.list_logical_devices("GPU"))
-
-
 def _scan(decay, inputs, reverse):
-    """The linear recurrence by the algorithm that is fastest here."""
-    if _sequential_is_faster():
+    """The linear recurrence, sequentially or by doubling as `_algorithms` decides."""
+    if _choice().scan == "sequential":
         return _sequential_scan(decay, inputs, reverse)
     return _doubling_scan(decay, inputs, reverse)
 
 
 def _cumulative_sum(x, reverse=False):
-    """Cumulative sum along axis 1, by the same rule as `_scan`: sequential in
-    graphs on a CPU, where XLA's cumsum measured 2.9x slower at L=1024."""
-    if not _sequential_is_faster():
+    """Cumulative sum along axis 1: sequential where the scans are (in graphs
+    on a CPU, where TensorFlow's cumsum is the slower)."""
+    if _choice().scan != "sequential":
         return tf.cumsum(x, axis=1, reverse=reverse)
     return _sequential_scan(tf.ones_like(x[0, 0]), x, reverse)
 
@@ -345,9 +340,10 @@ def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
 
 
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
-    """V and D by one sequential loop forward and one backward, where sequential
-    scans are the faster algorithm (graphs on a CPU) or if `force`; None elsewhere."""
-    if not (force or _sequential_is_faster()):
+    """V and D by one sequential loop forward and one backward, where
+    `_algorithms` takes it (graphs on a CPU) or if `force` (the loop runs
+    anywhere); None elsewhere."""
+    if not (force or _choice().fused == "loop"):
         return None
 
     @tf.custom_gradient

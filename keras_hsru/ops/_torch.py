@@ -4,6 +4,14 @@ import os
 
 import torch
 
+from keras_hsru.ops import _algorithms
+
+
+def _choice(device_type):
+    """The algorithms for a torch device type (`_algorithms` decides)."""
+    interpreter = os.environ.get("TRITON_INTERPRET") == "1"
+    return _algorithms.choose(_algorithms.Place("torch", device_type, interpreter=interpreter))
+
 
 class _Spike(torch.autograd.Function):
     @staticmethod
@@ -31,10 +39,7 @@ def _scan(decay, inputs, reverse):
     the partial sum `shift` steps away. Powers of the decay only shrink, so this
     is safe at any length. Each pass writes one fused multiply-add into a second
     buffer (the two swap roles) rather than cloning the states and adding: on
-    a 2-core CPU, fresh full-size tensors cost as much as the arithmetic. With
-    the in-place XOR and spike steps below, this made HSRU's train step at
-    L=1024 1.40x faster (`benchmarks/speed.py --lengths 1024 --layers HSRU`,
-    three runs alternating with the previous code; numbers in README).
+    a CPU, fresh full-size tensors cost as much as the arithmetic.
     """
     length = inputs.shape[1]
     constant = decay.dim() == 1
@@ -96,13 +101,11 @@ def _chunked_scan(decay, inputs, reverse=False):
 
 
 def _scan_sequence(decay, inputs, reverse):
-    """The fastest exact scan for these arguments.
-
-    On CUDA the chunked matmul form uses tensor cores and few passes over
-    memory; on a 2-core CPU one timing at (32, 1024, 128) gave the doubling
-    scan 361 ms and the chunked one 716 ms, so the CPU keeps the doubling scan.
-    """
-    if inputs.is_cuda and decay.dim() == 1 and inputs.shape[1] > CHUNK:
+    """The scan `_algorithms` takes for this device: the chunked matmul form
+    (tensor cores, few passes over memory) for a constant decay longer than a
+    chunk on CUDA, the doubling scan elsewhere."""
+    chunked = _choice(inputs.device.type).scan == "chunked matmul"
+    if chunked and decay.dim() == 1 and inputs.shape[1] > CHUNK:
         return _chunked_scan(decay, inputs, reverse)
     return _scan(decay, inputs, reverse)
 
@@ -186,9 +189,8 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 
 
 def inference_chunk_length():
-    """None: torch computes a forward pass over the whole sequence (on a CPU,
-    chunks of 128 measured level at L=1024; on a GPU they are untimed)."""
-    return None
+    # keras places torch tensors on CUDA where there is one.
+    return _choice("cuda" if torch.cuda.is_available() else "cpu").inference_chunk_length
 
 
 def _fused_kernels():
@@ -223,15 +225,14 @@ class _HybridScan(torch.autograd.Function):
 
 
 def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
-    """V and D in one fused Triton pass on CUDA, where the composed ops measured
-    slower; None where it does not apply (a ValueError if `force`).
-
-    Triton runs on CUDA devices, or anywhere under its interpreter
-    (TRITON_INTERPRET=1), which the tests use to check the kernels on a CPU.
+    """V and D in one fused Triton pass where `_algorithms` takes it (CUDA, or
+    any device under Triton's interpreter, TRITON_INTERPRET=1, which the tests
+    use on a CPU); None where it does not apply (a ValueError if `force`).
     """
-    on_device = current.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
-    kernels = _fused_kernels() if on_device else None
-    if kernels is None or decay.dim() != 1 or current.dtype != torch.float32:
+    choice = _choice(current.device.type)
+    kernels = _fused_kernels() if choice.fused == "triton" else None
+    dtype = str(current.dtype).removeprefix("torch.")
+    if kernels is None or decay.dim() != 1 or not choice.fused_takes(dtype):
         if force:
             raise ValueError(
                 "The fused HSRU kernels on torch need a CUDA device, Triton and float32 "

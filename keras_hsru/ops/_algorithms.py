@@ -1,0 +1,168 @@
+"""Which algorithm computes the HSRU scans on each backend and device.
+
+Decided here and only here: each backend module describes where it runs (a
+`Place`) and asks `choose`; the docs' table of algorithms ("How it works") is
+`table()`, so the code and the docs cannot disagree. The reasons are what was
+measured when each choice was made; the docs' Performance page holds the
+current numbers.
+"""
+
+from dataclasses import dataclass
+
+BACKENDS = ("jax", "tensorflow", "torch")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an operation runs.
+
+    Attributes:
+        backend: `"jax"`, `"tensorflow"` or `"torch"`.
+        device: The device type: `"cpu"`, `"gpu"` (JAX, TensorFlow), `"cuda"`,
+            `"mps"` (torch), `"tpu"`, ...
+        eager: TensorFlow only: executing eagerly rather than building a graph.
+        xla: TensorFlow only: the graph being built is compiled by XLA.
+        interpreter: torch only: Triton's interpreter is on (TRITON_INTERPRET=1),
+            so the Triton kernels run on any device (the tests use it on CPUs).
+    """
+
+    backend: str
+    device: str
+    eager: bool = False
+    xla: bool = False
+    interpreter: bool = False
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The algorithms for one place.
+
+    Attributes:
+        scan: The linear recurrence (and, where `"sequential"`, the spike
+            count's cumulative sum too): `"sequential"` (a loop over time),
+            `"associative"` (`lax.associative_scan`), `"doubling"` (a
+            Hillis-Steele scan of ceil(log2 L) vectorized passes) or
+            `"chunked matmul"` (per-unit triangular matmuls over chunks of 64
+            steps, for a constant decay; doubling otherwise).
+        fused: The fused path for V, the spikes and D, if any: `"loop"` (one
+            sequential loop forward, one reverse loop backward), `"pallas"`
+            or `"triton"` (two GPU kernels), or None.
+        fused_dtypes: The sequence dtypes the fused path takes (empty: any).
+        inference_chunk_length: Steps per chunk of a forward pass without
+            training, or None for the whole sequence at once.
+        why: The reason, in a sentence.
+    """
+
+    scan: str
+    fused: str | None
+    fused_dtypes: tuple = ()
+    inference_chunk_length: int | None = None
+    why: str = ""
+
+    def fused_takes(self, dtype: str) -> bool:
+        """Whether the fused path exists here and takes sequences of `dtype`."""
+        return self.fused is not None and (not self.fused_dtypes or dtype in self.fused_dtypes)
+
+
+_CPU_LOOP_WHY = (
+    "On a CPU one loop that reads and writes each sequence once beats the "
+    "parallel scans' extra passes over memory, and chunking a forward pass "
+    "keeps its temporaries small enough to reuse instead of faulting in fresh pages."
+)
+
+
+def choose(place: Place) -> Choice:
+    """The algorithms HSRU's scans use at `place`."""
+    if place.backend == "jax":
+        if place.device == "cpu":
+            return Choice("sequential", "loop", (), 128, _CPU_LOOP_WHY)
+        if place.device == "gpu":
+            return Choice(
+                "associative",
+                "pallas",
+                ("float32",),
+                None,
+                "Pallas' Triton lowering runs one fused pass forward and one backward; "
+                "the log-depth associative scan serves other dtypes.",
+            )
+        return Choice(
+            "associative", None, (), None, "The log-depth scan keeps an accelerator busy."
+        )
+    if place.backend == "tensorflow":
+        if place.eager:
+            return Choice(
+                "doubling",
+                None,
+                (),
+                None,
+                "Eagerly a loop runs op by op per step; the doubling scan runs ceil(log2 L) ops.",
+            )
+        if place.device == "cpu":
+            if place.xla:
+                return Choice(
+                    "sequential",
+                    "loop",
+                    (),
+                    None,
+                    "Under XLA the loop takes one step per iteration over time-major arrays, "
+                    "the form XLA compiles well; chunking is untimed there.",
+                )
+            return Choice("sequential", "loop", (), 128, _CPU_LOOP_WHY)
+        return Choice(
+            "doubling",
+            None,
+            (),
+            None,
+            "On a GPU each of the doubling scan's passes is fully parallel.",
+        )
+    if place.backend == "torch":
+        if place.device == "cuda" or place.interpreter:
+            return Choice(
+                "chunked matmul" if place.device == "cuda" else "doubling",
+                "triton",
+                ("float32",),
+                None,
+                "Two Triton kernels read and write each sequence once; without them "
+                "the chunked matmul form uses the tensor cores.",
+            )
+        return Choice(
+            "doubling",
+            None,
+            (),
+            None,
+            "Eager torch runs an op per call, so the doubling scan's ceil(log2 L) "
+            "vectorized passes beat a loop over time.",
+        )
+    raise ValueError(
+        f"keras_hsru supports the backends {BACKENDS}. Received: backend={place.backend!r}"
+    )
+
+
+# The places the docs' table lists, with how each is described there.
+DOCUMENTED_PLACES = (
+    ("JAX", "CPU", Place("jax", "cpu")),
+    ("JAX", "GPU", Place("jax", "gpu")),
+    ("JAX", "TPU", Place("jax", "tpu")),
+    ("TensorFlow", "CPU, graph (`fit`, `predict`)", Place("tensorflow", "cpu")),
+    ("TensorFlow", "CPU, XLA (`jit_compile=True`)", Place("tensorflow", "cpu", xla=True)),
+    ("TensorFlow", "GPU, graph", Place("tensorflow", "gpu")),
+    ("TensorFlow", "any, eager", Place("tensorflow", "cpu", eager=True)),
+    ("torch", "CUDA", Place("torch", "cuda")),
+    ("torch", "CPU, MPS", Place("torch", "cpu")),
+)
+
+
+def table() -> str:
+    """The Markdown table of `choose` over `DOCUMENTED_PLACES` (the docs show it)."""
+    rows = [
+        "| backend | device | V scan | fused V, S, D | forward chunks | why |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for backend, device, place in DOCUMENTED_PLACES:
+        choice = choose(place)
+        fused = choice.fused or "none"
+        if choice.fused and choice.fused_dtypes:
+            fused += f" ({', '.join(choice.fused_dtypes)})"
+        chunks = choice.inference_chunk_length or "whole sequence"
+        rows.append(f"| {backend} | {device} | {choice.scan} | {fused} | {chunks} | {choice.why} |")
+    return "\n".join(rows) + "\n"
