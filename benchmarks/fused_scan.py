@@ -7,10 +7,10 @@ and JAX on a CPU: a sequential loop), and the composed ops (linear_scan + spike 
 xor_scan). This times one `train_on_batch` and one `predict_on_batch` of the
 model `speed.py` times, with `HSRU(implementation="fused")` and
 `HSRU(implementation="scan")`, alternating `--rounds` times, and prints
-medians and the ratio. `implementation="auto"` takes the fused path where
-this measured it faster.
+medians and the ratio. `implementation="auto"` takes the fused path wherever
+one exists (`keras_hsru/ops/_algorithms.py`).
 
-    KERAS_BACKEND=tensorflow python benchmarks/fused_scan.py --json results/fused-scan-cpu-tensorflow.json
+    KERAS_BACKEND=tensorflow python benchmarks/fused_scan.py --json outputs/fused-scan-cpu-tensorflow.json
     KERAS_BACKEND=jax python benchmarks/fused_scan.py --batch 64 --features 64 --units 256 --lengths 1024 4096
 """
 

@@ -5,7 +5,7 @@
 times, on the current device, `hybrid_scan` forward, and forward then
 backward (what a train step runs), jit-compiled, for each (unroll, block)
 setting and for the composed ops (linear_scan + spike + xor_scan, what
-`implementation="scan"` runs and GPUs ran by default before the kernels), in `--rounds` alternating passes; prints medians, each
+`implementation="scan"` runs), in `--rounds` alternating passes; prints medians, each
 setting's speed-up over the composed ops, and the bandwidth it reached on the
 bytes it must move (forward: read I, write V and D; backward: read the two
 upstream gradients, V and D, write dI). Each setting is first checked against

@@ -8,6 +8,7 @@ import time
 
 import keras
 import numpy as np
+from speed import check_positive
 
 import keras_hsru
 
@@ -19,6 +20,7 @@ def main():
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--length", type=int, default=1024)
     args = parser.parse_args()
+    check_positive(args, ("batch", "features", "units", "length"))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, args.length, args.features)).astype("float32")
     y = rng.normal(size=(args.batch, 1)).astype("float32")

@@ -9,16 +9,16 @@ that layer skipped too. The `Dense` row replaces the recurrent layer by a
 Dense(units) on each step: the floor that keras' train step and the layers
 around it cost, whatever the recurrent layer. Each row also gives the minor page
 faults per step (median): fresh memory the process had the kernel map in, which
-on CPU can cost as much as the arithmetic done on it (README "Speed"). On a GPU
+on CPU can cost as much as the arithmetic done on it. On a GPU
 it prints beside each HSRU time the lower bound max(FLOPs / matmul rate,
 bytes / bandwidth), both rates measured in the same run. With `--rounds N` the
 layers of a length are timed in N alternating passes and each time is the
 median over the rounds, so that a slow spell of a shared machine falls on every
 layer. Writes everything as JSON.
 
-    KERAS_BACKEND=jax python benchmarks/speed.py --json results/speed-cpu-jax.json
+    KERAS_BACKEND=jax python benchmarks/speed.py --json outputs/speed-cpu-jax.json
     KERAS_BACKEND=torch python benchmarks/speed.py --batch 64 --features 64 --units 256 \\
-        --lengths 4096 --json results/speed-gpu-torch.json
+        --lengths 4096 --json outputs/speed-gpu-torch.json
 """
 
 import argparse
@@ -87,7 +87,7 @@ def device_name():
 
 
 def add_model_arguments(parser):
-    """--batch, --features, --units: the timed model's shape (README's CPU setting by default)."""
+    """--batch, --features, --units: the timed model's shape (the docs' CPU setting by default)."""
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--features", type=int, default=16)
     parser.add_argument("--units", type=int, default=128)

@@ -9,7 +9,7 @@ import pytest
 
 import keras_hsru
 from keras_hsru.ops import _algorithms
-from tests.scripts import ROOT
+from tests.support.scripts import ROOT
 
 BACKEND_MODULES = {
     "jax": ("jax", "keras_hsru.ops._jax"),

@@ -1,7 +1,7 @@
 """The benchmark scripts run on the active backend at a tiny size and write their JSON.
 
-They time nothing here (timings are not tested, see README "Speed"); this only
-keeps the scripts that produce the published tables working.
+They time nothing here (timings are benchmarks, not tests: docs/performance.md);
+this only keeps the scripts that produce the published tables working.
 """
 
 import json
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.conftest import BACKEND
-from tests.scripts import run_script
+from tests.support.scripts import run_script
 
 TINY = ["--batch", "2", "--features", "3", "--units", "4"]
 
@@ -39,7 +39,7 @@ def test_speed_benchmark_times_every_layer(tmp_path):
 
 
 def test_speed_benchmark_times_a_forced_implementation_or_says_why_not(tmp_path):
-    from tests.backend_utils import fused_kernels_run_here
+    from tests.support.backend_utils import fused_kernels_run_here
 
     result = run_benchmark(
         "speed.py",
@@ -55,19 +55,8 @@ def test_speed_benchmark_times_a_forced_implementation_or_says_why_not(tmp_path)
         assert "Received: device=" in fused["skipped"], fused
 
 
-def test_projection_layout_benchmark_times_both_layouts(tmp_path):
-    result = run_benchmark(
-        "projection_layout.py",
-        [*TINY, "--length", "8", "--repeats", "1", "--rounds", "1"],
-        tmp_path / "layout.json",
-    )
-    assert {r["layout"] for r in result["rows"]} == {"rank3", "flattened"}
-    assert all(r["train_ms"] > 0 and r["forward_ms"] > 0 for r in result["rows"])
-    assert result["ratios"]["train_ms"] > 0
-
-
 def test_fused_scan_benchmark_compares_both_paths_or_says_why_not(tmp_path):
-    from tests.backend_utils import fused_kernels_run_here
+    from tests.support.backend_utils import fused_kernels_run_here
 
     arguments = [*TINY, "--lengths", "8", "--repeats", "1", "--rounds", "1"]
     if not fused_kernels_run_here():
@@ -80,31 +69,13 @@ def test_fused_scan_benchmark_compares_both_paths_or_says_why_not(tmp_path):
     assert result["ratios"]["8"]["train"] > 0
 
 
-@pytest.mark.skipif(BACKEND != "jax", reason="JAX's scan algorithms")
-def test_jax_scan_algorithms_benchmark_checks_and_times_every_candidate(tmp_path):
-    result = run_benchmark(
-        "jax_scan_algorithms.py",
-        ["--batch", "2", "--units", "4", "--lengths", "37", "--repeats", "1", "--rounds", "1"],
-        tmp_path / "scans.json",
-    )
-    summary = result["summary"]
-    algorithms = {"package", "sequential", "associative", "odd-even", "chunked"}
-    assert {(s["length"], s["scan"], s["algorithm"]) for s in summary} == {
-        (37, scan, name) for scan in ("V", "count") for name in algorithms
-    }
-    for row in summary:
-        # Each candidate equals the float64 recurrence, forward and reverse, at L=300.
-        assert row["max_relative_error"] < 1e-5, row
-        assert row["forward_ms"] > 0 and row["forward_and_reverse_ms"] > 0, row
-
-
 @pytest.mark.parametrize(
     "script, argument",
     [
         ("speed.py", "--lengths"),
-        ("projection_layout.py", "--length"),
         ("speed.py", "--batch"),
-        ("jax_scan_algorithms.py", "--rounds"),
+        ("fused_scan.py", "--rounds"),
+        ("profile_step.py", "--length"),
     ],
 )
 def test_benchmarks_reject_a_non_positive_size(script, argument):
@@ -128,25 +99,3 @@ def test_pallas_kernel_benchmark_checks_and_times_every_setting(tmp_path):
     for row in summary.values():
         assert row["v_error"] < 1e-5 and row["d_agree"] == 1.0, row
         assert row["forward_ms"] > 0 and row["forward_and_backward_ms"] > 0, row
-
-
-def test_chunked_inference_benchmark_times_each_chunk_length(tmp_path):
-    result = run_benchmark(
-        "chunked_inference.py",
-        [*TINY, "--lengths", "9", "--chunk-lengths", "4", "whole", "--repeats", "1"],
-        tmp_path / "chunked.json",
-    )
-    rows = result["rows"]
-    assert {(r["chunk_length"], r["round"]) for r in rows} == {
-        (chunk_length, round_) for chunk_length in (None, 4) for round_ in (1, 2, 3)
-    }
-    assert all(r["forward_ms"] > 0 and r["page_faults"] >= 0 for r in rows)
-    assert set(result["whole_over_chunked"]) == {"9/whole", "9/4"}
-    assert result["whole_over_chunked"]["9/whole"] == 1.0
-
-
-def test_chunked_inference_benchmark_rejects_a_bad_chunk_length():
-    result = run_script(
-        "benchmarks/chunked_inference.py", ["--chunk-lengths", "0"], check=False, capture=True
-    )
-    assert result.returncode != 0 and "Received: '0'" in result.stderr

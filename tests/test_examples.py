@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.scripts import ROOT, run_script
+from tests.support.scripts import ROOT, run_script
 
 EXAMPLES = sorted(
     f for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".py") and f[0] != "_"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import BACKEND
-from tests.scripts import run_script
+from tests.support.scripts import run_script
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the Triton kernels serve the torch backend")
@@ -21,7 +21,7 @@ def test_fused_kernels_match_composed_ops():
 
     interpreter = {} if torch.cuda.is_available() else {"TRITON_INTERPRET": "1"}
     result = run_script(
-        "tests/fused_kernel_check.py", check=False, capture=True, extra_env=interpreter
+        "tests/support/fused_kernel_check.py", check=False, capture=True, extra_env=interpreter
     )
     print(result.stdout[-3000:], result.stderr[-3000:])
     assert result.returncode == 0
@@ -32,7 +32,7 @@ def _pallas_problem(rng, batch, length, units):
     import jax.numpy as jnp
 
     from keras_hsru.ops import _jax
-    from tests import reference
+    from tests.support import reference
 
     decay = rng.uniform(0.1, 0.95, units)
     current = rng.normal(size=(batch, length, units))

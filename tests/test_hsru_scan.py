@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import keras_hsru
-from tests import reference
-from tests.backend_utils import layer_gradients
 from tests.conftest import BACKEND
-from tests.helpers import draw_problem, hsru_layer, numpy, rnn_layer
+from tests.support import reference
+from tests.support.backend_utils import layer_gradients
+from tests.support.helpers import draw_problem, hsru_layer, numpy, rnn_layer
 
 
 @pytest.mark.parametrize("length", [1, 2, 513, 2000])
@@ -47,7 +47,7 @@ def test_implementation_loop_is_the_keras_rnn_loop(rng):
 
 @pytest.mark.parametrize("implementation", ["fused", "scan"])
 def test_fused_and_scan_implementations_equal_auto(implementation, rng):
-    from tests.backend_utils import fused_kernels_run_here
+    from tests.support.backend_utils import fused_kernels_run_here
 
     x, weights = draw_problem(rng)
     layer = hsru_layer(weights, 4, 5, return_sequences=True, implementation=implementation)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import keras_hsru
-from tests import reference
-from tests.backend_utils import layer_gradients
-from tests.helpers import KINDS, draw_problem, make_layer, numpy
+from tests.support import reference
+from tests.support.backend_utils import layer_gradients
+from tests.support.helpers import KINDS, draw_problem, make_layer, numpy
 
 SLOPE = 5.0
 ATOL = 1e-5

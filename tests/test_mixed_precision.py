@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import keras_hsru
-from tests import reference
-from tests.helpers import KINDS, draw_problem, numpy
+from tests.support import reference
+from tests.support.helpers import KINDS, draw_problem, numpy
 
 POLICIES = ["mixed_float16", "mixed_bfloat16"]
 

@@ -14,8 +14,8 @@ from keras_hsru.models import (
     _stacked_parameter_count,
     comparable_lstm_units,
 )
-from tests import reference
-from tests.helpers import draw_problem, numpy
+from tests.support import reference
+from tests.support.helpers import draw_problem, numpy
 
 
 def softmax(x):

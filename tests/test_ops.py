@@ -227,8 +227,8 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
     """hybrid_scan (by default fused where a backend fuses: TF graphs on a CPU, Triton on
     CUDA; fused=True: wherever the backend has a fused path; fused=False: never) ==
     linear_scan + spike + xor_scan, forward and gradients."""
-    from tests import reference
-    from tests.backend_utils import fused_kernels_run_here
+    from tests.support import reference
+    from tests.support.backend_utils import fused_kernels_run_here
 
     if fused and not fused_kernels_run_here():
         pytest.skip("no fused kernel runs here (test_fused_path_where_none_runs_is_an_error)")
@@ -274,7 +274,7 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
 
 
 def test_fused_path_where_none_runs_is_an_error():
-    from tests.backend_utils import fused_kernels_run_here
+    from tests.support.backend_utils import fused_kernels_run_here
 
     if fused_kernels_run_here():
         pytest.skip("a fused kernel runs here")

@@ -11,7 +11,7 @@ import pytest
 
 import keras_hsru
 from tests.conftest import BACKEND
-from tests.scripts import ROOT
+from tests.support.scripts import ROOT
 
 
 def build_model(seed=0):

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from keras_hsru.ops import _torch
-from tests import reference
+from tests.support import reference
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 rng = np.random.default_rng(0)

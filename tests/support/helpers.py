@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 import keras_hsru
-from tests import reference
+from tests.support import reference
 
 
 def draw_problem(rng, batch=3, length=12, input_dim=4, units=5, analog_only=False, x=None):

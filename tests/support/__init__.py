@@ -1,0 +1,1 @@
+"""What the tests share: a float64 reference, problem drawing, gradients per backend, script runs."""
