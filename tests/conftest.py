@@ -37,7 +37,7 @@ def rng():
 @pytest.fixture
 def chunks_of_four(monkeypatch):
     """Forward passes without training run chunk by chunk, 4 steps per chunk, on
-    every backend (by default only where that measured faster); returns the
+    every backend (by default only where `_algorithms` says so); returns the
     lengths of the sequences `scan_in_chunks` was called on."""
     scan_in_chunks = keras_hsru.ops.scan_in_chunks
     lengths = []

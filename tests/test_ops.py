@@ -292,8 +292,8 @@ def test_hybrid_scan_rejects_a_fused_that_is_not_a_bool():
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's loop choice")
 def test_tensorflow_loops_know_when_xla_compiles_them():
-    """Under XLA the sequential loops take one step per iteration (the unrolled
-    form measured 4.6x slower there): the check must see `jit_compile`."""
+    """Under XLA the sequential loops take one step per iteration (XLA compiles
+    the unrolled form badly): the check must see `jit_compile`."""
     import tensorflow as tf
 
     from keras_hsru.ops import _tensorflow
@@ -403,9 +403,9 @@ def test_inference_chunk_length_is_a_positive_int_or_none():
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's chunk choice")
-def test_tensorflow_chunks_forward_passes_only_where_measured():
-    """Chunks of 128 in a graph without XLA on a CPU (measured faster there);
-    the whole sequence eagerly and under XLA (untimed)."""
+def test_tensorflow_chunks_forward_passes_where_the_algorithms_say():
+    """Chunks of 128 in a graph without XLA on a CPU; the whole sequence
+    eagerly and under XLA (`_algorithms.choose`)."""
     import tensorflow as tf
 
     seen = {}

@@ -5,7 +5,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from keras_hsru.ops import _algorithms
+from keras_hsru.ops import _algorithms, _common
 
 
 def _choice():
@@ -66,13 +66,6 @@ def _scan_over_time(step, carry, xs, reverse=False):
     return jax.lax.fori_loop(0, length, body, (carry, outputs))
 
 
-def _head_length(length, chunk_length):
-    """The first chunk's length, 1 to `chunk_length`, so that the rest is
-    whole chunks (a chunk never needs padding, and the last chunk ends the
-    sequence, where the final carry must be read)."""
-    return length - chunk_length * ((length - 1) // chunk_length)
-
-
 def scan_in_chunks(fn, carry, sequences, chunk_length):
     """`carry, outputs = fn(carry, chunk)` over consecutive time chunks of the
     (batch, time, features) `sequences`; outputs (or None) joined along time.
@@ -81,7 +74,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
     place in one (batch, time, ...) buffer.
     """
     length = sequences.shape[1]
-    head = _head_length(length, chunk_length)
+    head = _common.head_length(length, chunk_length)
     carry, head_outputs = fn(carry, sequences[:, :head])
     count = (length - head) // chunk_length
     if count == 0:
@@ -220,10 +213,8 @@ def _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory
     scans and a spike pass); the gradients in one reverse loop."""
 
     def step(carry, current_t):
-        potential, memory = carry
-        potential = decay * potential + current_t
-        memory = jnp.where(potential > threshold, 1 - memory, memory)  # D XOR S
-        return (potential, memory), (potential, memory)
+        states = _common.fused_forward_step(jnp, decay, threshold, *carry, current_t)
+        return states, states
 
     _, states = _scan_over_time(step, (potential0, memory0), current)
     return states
@@ -235,27 +226,12 @@ def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, potential0, me
 
 
 def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
-    """Back in time, with lV, lD the adjoints of V_t, D_t, s the surrogate and
-    (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
-    lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
-    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
-    theta's and alpha's gradients need only sums over time (of lS s and of
-    lV_{t+1} V_t): carried, not stacked, so no shifted copy of V is built."""
+    """The adjoints back in time, one reverse loop (`_common.fused_backward_step`)."""
     potential, memory, decay, threshold, potential0 = residuals
 
     def step(carry, elems_t):
-        adjoint_v, carried_d, through_spike_sum, decay_sum = carry
-        grad_v_t, grad_d_t, potential_t, memory_t = elems_t
-        # lV_{t+1} V_t, before lV moves to step t.
-        decay_sum = decay_sum + adjoint_v * potential_t
-        distance = potential_t - threshold
-        adjoint_d = grad_d_t + carried_d
-        # lD_t (1 - 2 S_t): carried to step t - 1.
-        carried_d = jnp.where(distance > 0, -adjoint_d, adjoint_d)
-        through_spike = carried_d * (1 - 2 * memory_t) / jnp.square(1 + slope * jnp.abs(distance))
-        adjoint_v = grad_v_t + through_spike + decay * adjoint_v
-        carry = (adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum)
-        return carry, adjoint_v
+        carry = _common.fused_backward_step(jnp, decay, threshold, slope, carry, elems_t)
+        return carry, carry[0]
 
     elems = (*upstream, potential, memory)
     zeros = jnp.zeros_like(potential0)

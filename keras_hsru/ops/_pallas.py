@@ -24,6 +24,8 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as pallas_triton
 
+from keras_hsru.ops import _common
+
 BLOCK_UNITS = 32
 UNROLL = 16
 
@@ -40,7 +42,7 @@ def block_units(units):
 def _split(length):
     """`length` = head + blocks * UNROLL with 1 <= head <= UNROLL: every full
     block then has a previous step to read, and the head starts at t = 0."""
-    head = length - UNROLL * ((length - 1) // UNROLL)
+    head = _common.head_length(length, UNROLL)
     return head, (length - head) // UNROLL
 
 

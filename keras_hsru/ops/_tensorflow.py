@@ -6,7 +6,7 @@ import tensorflow as tf
 # compile it; TensorFlow's own control flow uses it for that.
 from tensorflow.python.ops import control_flow_util
 
-from keras_hsru.ops import _algorithms
+from keras_hsru.ops import _algorithms, _common
 
 
 def _choice():
@@ -167,7 +167,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
     length = sequences.shape[1]
     if length is None:
         length = tf.shape(sequences)[1]
-    head = length - chunk_length * ((length - 1) // chunk_length)
+    head = _common.head_length(length, chunk_length)
     carry, head_outputs = fn(carry, sequences[:, :head])
     count = (length - head) // chunk_length
     if isinstance(count, int) and count == 0:
@@ -296,41 +296,23 @@ def _fused_forward(decay, current, threshold, potential0, memory0):
     """V and D in one sequential loop (instead of two scans and a spike pass)."""
 
     def step(carry, current_t):
-        potential, memory = carry
-        potential = decay * potential + current_t[0]
-        # D XOR S, written so that it also holds for a D_{-1} between 0 and 1.
-        memory = tf.where(potential > threshold, 1 - memory, memory)
-        return (potential, memory), (potential, memory)
+        states = _common.fused_forward_step(tf, decay, threshold, *carry, current_t[0])
+        return states, states
 
     _, (potential, memory) = _time_loop(step, (potential0, memory0), (current,))
     return potential, memory
 
 
 def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
-    """The adjoints of the step-by-step recurrence, in one reverse loop.
-
-    Back in time, with lV, lD the adjoints of V_t, D_t, s the surrogate and
-    (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
-    lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
-    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
-    Returns lV; the sums over time of lS s and of lV_{t+1} V_t (what
-    theta's and alpha's gradients need, carried rather than stacked); and
+    """The adjoints of the step-by-step recurrence, in one reverse loop
+    (`_common.fused_backward_step`). Returns lV; the sums over time of lS s and
+    of lV_{t+1} V_t (what theta's and alpha's gradients need); and
     lD_0 (1 - 2 S_0), the adjoint of D_{-1}.
     """
 
     def step(carry, sequences_t):
-        adjoint_v, carried_d, through_spike_sum, decay_sum = carry
-        grad_v_t, grad_d_t, potential_t, memory_t = sequences_t
-        # lV_{t+1} V_t, before lV moves to step t.
-        decay_sum = decay_sum + adjoint_v * potential_t
-        distance = potential_t - threshold
-        adjoint_d = grad_d_t + carried_d
-        # lD_t (1 - 2 S_t): carried to step t - 1.
-        carried_d = tf.where(distance > 0, -adjoint_d, adjoint_d)
-        through_spike = carried_d * (1 - 2 * memory_t) / tf.square(1 + slope * tf.abs(distance))
-        adjoint_v = grad_v_t + through_spike + decay * adjoint_v
-        carry = (adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum)
-        return carry, (adjoint_v,)
+        carry = _common.fused_backward_step(tf, decay, threshold, slope, carry, sequences_t)
+        return carry, (carry[0],)
 
     zeros = tf.zeros_like(potential[:, 0])
     (_, grad_memory0, through_spike_sum, decay_sum), (adjoint_v,) = _time_loop(

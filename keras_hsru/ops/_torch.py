@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from keras_hsru.ops import _algorithms
+from keras_hsru.ops import _algorithms, _common
 
 
 def _choice(device_type):
@@ -176,7 +176,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
     """`carry, outputs = fn(carry, chunk)` over consecutive time chunks of the
     (batch, time, features) `sequences`; outputs (or None) joined along time."""
     length = sequences.shape[1]
-    head = length - chunk_length * ((length - 1) // chunk_length)
+    head = _common.head_length(length, chunk_length)
     # The first chunk holds 1 to `chunk_length` steps, the rest whole chunks.
     starts = [0, *range(head, length, chunk_length)]
     pieces = []

@@ -1,0 +1,47 @@
+"""Arithmetic the backend modules share, written once over an array namespace.
+
+`xp` is the backend's NumPy-like namespace (`jax.numpy`, `tensorflow`): both
+have `where`, `square` and `abs` with NumPy's meaning.
+"""
+
+
+def head_length(length, chunk_length):
+    """The first chunk's length, 1 to `chunk_length`, so that the rest is whole
+    chunks: no chunk needs padding, and the last chunk ends the sequence,
+    where the final carry is read. `length` may be a Python int or a tensor."""
+    return length - chunk_length * ((length - 1) // chunk_length)
+
+
+def fused_forward_step(xp, decay, threshold, potential, memory, current_t):
+    """One step of V and D: V_t = alpha V_{t-1} + I_t, then D_t = D_{t-1} XOR S_t,
+    written so that it also holds for a D_{-1} between 0 and 1."""
+    potential = decay * potential + current_t
+    memory = xp.where(potential > threshold, 1 - memory, memory)
+    return potential, memory
+
+
+def fused_backward_step(xp, decay, threshold, slope, carry, elems_t):
+    """One step back in time of the adjoints of the step-by-step recurrence.
+
+    With lV, lD the adjoints of V_t, D_t, s the surrogate and
+    (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
+    lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
+    lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
+
+    `carry` is `(lV_{t+1}, lD_{t+1} (1 - 2 S_{t+1}), sum of lS s, sum of
+    lV_{u+1} V_u)` over the steps after t: theta's and alpha's gradients need
+    only these sums over time, carried rather than stacked, so no shifted copy
+    of V is built. `elems_t` is `(gV_t, gD_t, V_t, D_t)`. Returns the carry for
+    step t - 1; its first element is lV_t.
+    """
+    adjoint_v, carried_d, through_spike_sum, decay_sum = carry
+    grad_v_t, grad_d_t, potential_t, memory_t = elems_t
+    # lV_{t+1} V_t, before lV moves to step t.
+    decay_sum = decay_sum + adjoint_v * potential_t
+    distance = potential_t - threshold
+    adjoint_d = grad_d_t + carried_d
+    # lD_t (1 - 2 S_t): carried to step t - 1.
+    carried_d = xp.where(distance > 0, -adjoint_d, adjoint_d)
+    through_spike = carried_d * (1 - 2 * memory_t) / xp.square(1 + slope * xp.abs(distance))
+    adjoint_v = grad_v_t + through_spike + decay * adjoint_v
+    return adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum
