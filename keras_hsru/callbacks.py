@@ -58,19 +58,18 @@ class Curriculum(keras.callbacks.Callback):
             before the threshold can end it. Default: `1`.
         backup_dir: Optional directory to keep the state in (see above).
 
-    Example:
-
-    >>> train = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
-    >>> val = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=1)
-    >>> curriculum = keras_hsru.callbacks.Curriculum(
-    ...     [train, val], lengths=[10, 30], epochs_per_stage=2,
-    ...     monitor="val_accuracy", threshold=1.0)
-    >>> model = keras_hsru.models.HSRURNN(4)
-    >>> model.compile("adamw", "binary_crossentropy", metrics=["accuracy"])
-    >>> history = model.fit(
-    ...     train, validation_data=val, epochs=3, callbacks=[curriculum], verbose=0)
-    >>> history.history["sequence_length"][-1]  # the last epoch trained at L=30
-    30
+    Examples:
+        >>> train = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
+        >>> val = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=1)
+        >>> curriculum = keras_hsru.callbacks.Curriculum(
+        ...     [train, val], lengths=[10, 30], epochs_per_stage=2,
+        ...     monitor="val_accuracy", threshold=1.0)
+        >>> model = keras_hsru.models.HSRURNN(4)
+        >>> model.compile("adamw", "binary_crossentropy", metrics=["accuracy"])
+        >>> history = model.fit(
+        ...     train, validation_data=val, epochs=3, callbacks=[curriculum], verbose=0)
+        >>> history.history["sequence_length"][-1]  # the last epoch trained at L=30
+        30
     """
 
     def __init__(

@@ -105,11 +105,10 @@ class HSRURNN(StackedRecurrentModel):
         `(batch, output_units)`, or `(batch, time, output_units)` with
         `return_sequences=True`.
 
-    Example:
-
-    >>> model = keras_hsru.models.HSRURNN(16, num_layers=2)
-    >>> tuple(model(keras.random.uniform((8, 60, 1))).shape)
-    (8, 1)
+    Examples:
+        >>> model = keras_hsru.models.HSRURNN(16, num_layers=2)
+        >>> tuple(model(keras.random.uniform((8, 60, 1))).shape)
+        (8, 1)
     """
 
     def __init__(
@@ -164,8 +163,11 @@ class LSTMBaseline(StackedRecurrentModel):
 
     Args:
         units: Positive integer, units per LSTM layer.
-        num_layers, output_units, output_activation, return_sequences,
-            **kwargs: As in `HSRURNN`.
+        num_layers: As in `HSRURNN`.
+        output_units: As in `HSRURNN`.
+        output_activation: As in `HSRURNN`.
+        return_sequences: As in `HSRURNN`.
+        **kwargs: As in `HSRURNN`.
 
     Call arguments:
         inputs: A 3D tensor `(batch, time, features)`.
@@ -174,11 +176,10 @@ class LSTMBaseline(StackedRecurrentModel):
     Returns:
         As `HSRURNN`.
 
-    Example:
-
-    >>> model = keras_hsru.models.LSTMBaseline(12)
-    >>> tuple(model(keras.random.uniform((8, 60, 1))).shape)
-    (8, 1)
+    Examples:
+        >>> model = keras_hsru.models.LSTMBaseline(12)
+        >>> tuple(model(keras.random.uniform((8, 60, 1))).shape)
+        (8, 1)
     """
 
     def make_recurrent_layer(self, return_sequences, name):
@@ -220,10 +221,9 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
     Returns:
         The number of LSTM units.
 
-    Example:
-
-    >>> keras_hsru.models.comparable_lstm_units(16, input_dim=1)
-    11
+    Examples:
+        >>> keras_hsru.models.comparable_lstm_units(16, input_dim=1)
+        11
     """
     units = check_units(units)
     input_dim = check_positive_int("input_dim", input_dim)

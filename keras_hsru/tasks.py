@@ -48,16 +48,15 @@ class SequenceTask(keras.utils.PyDataset):
         **kwargs: `PyDataset` arguments (`workers`, `use_multiprocessing`,
             `max_queue_size`).
 
-    Example:
-
-    >>> class Sum(keras_hsru.tasks.SequenceTask):
-    ...     def generate(self, rng, count, length):
-    ...         x = rng.uniform(size=(count, length, 1)).astype("float32")
-    ...         return x, x.sum(axis=1)
-    >>> task = Sum(length=5, batch_size=4, steps_per_epoch=3, seed=0)
-    >>> x, y = task[0]
-    >>> len(task), x.shape, y.shape
-    (3, (4, 5, 1), (4, 1))
+    Examples:
+        >>> class Sum(keras_hsru.tasks.SequenceTask):
+        ...     def generate(self, rng, count, length):
+        ...         x = rng.uniform(size=(count, length, 1)).astype("float32")
+        ...         return x, x.sum(axis=1)
+        >>> task = Sum(length=5, batch_size=4, steps_per_epoch=3, seed=0)
+        >>> x, y = task[0]
+        >>> len(task), x.shape, y.shape
+        (3, (4, 5, 1), (4, 1))
     """
 
     def __init__(
@@ -80,6 +79,7 @@ class SequenceTask(keras.utils.PyDataset):
 
     @property
     def length(self) -> int:
+        """The number of time steps of each sequence; settable (a positive integer)."""
         return self._length
 
     @length.setter
@@ -172,6 +172,13 @@ class SequenceTask(keras.utils.PyDataset):
         return {name: total / count for name, total in totals.items()}
 
     def generate(self, rng, count, length):
+        """Draws `count` sequences of `length` steps from the NumPy Generator `rng`.
+
+        Subclasses implement it.
+
+        Returns:
+            `(inputs, targets)`, NumPy arrays with `count` rows.
+        """
         raise NotImplementedError
 
 
@@ -194,12 +201,11 @@ class DelayedEcho(SequenceTask):
         length, batch_size, steps_per_epoch, seed, **kwargs: As in
             `SequenceTask`.
 
-    Example:
-
-    >>> task = keras_hsru.tasks.DelayedEcho(length=50, batch_size=32, seed=0)
-    >>> x, y = task[0]
-    >>> x.shape, y.shape
-    ((32, 50, 1), (32, 50, 1))
+    Examples:
+        >>> task = keras_hsru.tasks.DelayedEcho(length=50, batch_size=32, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape
+        ((32, 50, 1), (32, 50, 1))
     """
 
     def generate(self, rng, count, length):
@@ -219,12 +225,11 @@ class TemporalParity(SequenceTask):
         length, batch_size, steps_per_epoch, seed, **kwargs: As in
             `SequenceTask`.
 
-    Example:
-
-    >>> task = keras_hsru.tasks.TemporalParity(length=10, batch_size=32, seed=0)
-    >>> x, y = task[0]
-    >>> x.shape, y.shape
-    ((32, 10, 1), (32, 1))
+    Examples:
+        >>> task = keras_hsru.tasks.TemporalParity(length=10, batch_size=32, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape
+        ((32, 10, 1), (32, 1))
     """
 
     def generate(self, rng, count, length):
@@ -247,12 +252,11 @@ class EmbeddedParity(SequenceTask):
         signal_feature: Integer in `[0, distractors]`, the index of the
             feature whose parity is the label. Default: `0`.
 
-    Example:
-
-    >>> task = keras_hsru.tasks.EmbeddedParity(length=10, distractors=4, seed=0)
-    >>> x, y = task[0]
-    >>> x.shape, y.shape
-    ((64, 10, 5), (64, 1))
+    Examples:
+        >>> task = keras_hsru.tasks.EmbeddedParity(length=10, distractors=4, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape
+        ((64, 10, 5), (64, 1))
     """
 
     def __init__(self, length: int, distractors: int = 1, signal_feature: int = 0, **kwargs):

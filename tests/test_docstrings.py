@@ -56,3 +56,17 @@ def test_docstring_example(test):
     output = []
     runner.run(test, out=output.append)
     assert runner.failures == 0, "".join(output)
+
+
+def test_the_api_reference_shows_every_public_class_and_function():
+    import glob
+    import os
+
+    from tests.support.scripts import ROOT
+
+    shown = set()
+    for page in glob.glob(os.path.join(ROOT, "docs", "api", "*.md")):
+        with open(page) as f:
+            shown.update(line[4:].strip() for line in f if line.startswith("::: "))
+    missing = [name for name, _ in public_objects() if name not in shown]
+    assert not missing, f"public names missing from docs/api/: {missing}"

@@ -21,12 +21,18 @@ class AnalogOnlyCell(LeakyIntegratorCell):
 
     Args:
         units: Positive integer, the number of units (output size).
-        input_initializer, output_initializer, bias_initializer,
-            tau_initializer: Initializers, as in `HSRUCell`.
-        input_regularizer, output_regularizer, bias_regularizer,
-            tau_regularizer: Optional regularizers.
-        input_constraint, output_constraint, bias_constraint,
-            tau_constraint: Optional constraints.
+        input_initializer: As in `HSRUCell`.
+        output_initializer: As in `HSRUCell`.
+        bias_initializer: As in `HSRUCell`.
+        tau_initializer: As in `HSRUCell`.
+        input_regularizer: Optional regularizer for `input_kernel`.
+        output_regularizer: Optional regularizer for `output_kernel`.
+        bias_regularizer: Optional regularizer for `input_bias` and `output_bias`.
+        tau_regularizer: Optional regularizer for `tau`.
+        input_constraint: Optional constraint for `input_kernel`.
+        output_constraint: Optional constraint for `output_kernel`.
+        bias_constraint: Optional constraint for `input_bias` and `output_bias`.
+        tau_constraint: Optional constraint for `tau`.
         dropout: Float in [0, 1), input dropout (one mask per sequence).
         seed: Random seed for dropout and the default `tau` initializer.
         **kwargs: Standard layer arguments (`name`, `dtype`, `trainable`).
@@ -39,11 +45,10 @@ class AnalogOnlyCell(LeakyIntegratorCell):
     Returns:
         `(y, [y, V])`: the step output and the new states.
 
-    Example:
-
-    >>> rnn = keras.layers.RNN(keras_hsru.AnalogOnlyCell(4))
-    >>> tuple(rnn(keras.random.uniform((32, 10, 8))).shape)
-    (32, 4)
+    Examples:
+        >>> rnn = keras.layers.RNN(keras_hsru.AnalogOnlyCell(4))
+        >>> tuple(rnn(keras.random.uniform((32, 10, 8))).shape)
+        (32, 4)
     """
 
     readout_width = 1

@@ -54,11 +54,10 @@ class AttentiveHSRUCell(HSRUCell):
     Returns:
         `(y, [y, V, D])`: the step output and the new states.
 
-    Example:
-
-    >>> rnn = keras.layers.RNN(keras_hsru.AttentiveHSRUCell(4))
-    >>> tuple(rnn(keras.random.uniform((32, 10, 8))).shape)
-    (32, 4)
+    Examples:
+        >>> rnn = keras.layers.RNN(keras_hsru.AttentiveHSRUCell(4))
+        >>> tuple(rnn(keras.random.uniform((32, 10, 8))).shape)
+        (32, 4)
     """
 
     def __init__(
@@ -114,8 +113,10 @@ class AttentiveHSRU(HSRU):
 
     Args:
         units: Positive integer, the number of units (output size).
-        attention_sharpness, attention_initializer, attention_regularizer,
-            attention_constraint: As in `AttentiveHSRUCell`.
+        attention_sharpness: As in `AttentiveHSRUCell`.
+        attention_initializer: As in `AttentiveHSRUCell`.
+        attention_regularizer: As in `AttentiveHSRUCell`.
+        attention_constraint: As in `AttentiveHSRUCell`.
         **kwargs: The arguments of `HSRU` (cell arguments, `return_sequences`,
             `return_state`, `go_backwards`, `stateful`, `implementation`, ...).
 
@@ -128,11 +129,10 @@ class AttentiveHSRU(HSRU):
     Returns:
         As `HSRU`.
 
-    Example:
-
-    >>> layer = keras_hsru.AttentiveHSRU(16)
-    >>> tuple(layer(keras.random.uniform((32, 100, 17))).shape)
-    (32, 16)
+    Examples:
+        >>> layer = keras_hsru.AttentiveHSRU(16)
+        >>> tuple(layer(keras.random.uniform((32, 100, 17))).shape)
+        (32, 16)
     """
 
     cell_class = AttentiveHSRUCell

@@ -55,10 +55,16 @@ class HSRUCell(LeakyIntegratorCell):
             Default: uniform in [-2, 2], decays `alpha` in [0.12, 0.88].
         threshold_initializer: Initializer for the per-unit firing
             `threshold`. Default: zeros.
-        input_regularizer, output_regularizer, bias_regularizer,
-            tau_regularizer, threshold_regularizer: Optional regularizers.
-        input_constraint, output_constraint, bias_constraint,
-            tau_constraint, threshold_constraint: Optional constraints.
+        input_regularizer: Optional regularizer for `input_kernel`.
+        output_regularizer: Optional regularizer for `output_kernel`.
+        bias_regularizer: Optional regularizer for `input_bias` and `output_bias`.
+        tau_regularizer: Optional regularizer for `tau`.
+        threshold_regularizer: Optional regularizer for `threshold`.
+        input_constraint: Optional constraint for `input_kernel`.
+        output_constraint: Optional constraint for `output_kernel`.
+        bias_constraint: Optional constraint for `input_bias` and `output_bias`.
+        tau_constraint: Optional constraint for `tau`.
+        threshold_constraint: Optional constraint for `threshold`.
         dropout: Float in [0, 1). Fraction of the input features to drop (the
             same mask at every step of a sequence, as in `LSTMCell`).
         seed: Random seed for dropout and the default `tau` initializer.
@@ -72,13 +78,12 @@ class HSRUCell(LeakyIntegratorCell):
     Returns:
         `(y, [y, V, D])`: the step output and the new states.
 
-    Example:
-
-    >>> inputs = keras.random.uniform((32, 10, 8))
-    >>> rnn = keras.layers.RNN(keras_hsru.HSRUCell(4), return_state=True)
-    >>> output, y, v, d = rnn(inputs)
-    >>> tuple(output.shape), tuple(d.shape)
-    ((32, 4), (32, 4))
+    Examples:
+        >>> inputs = keras.random.uniform((32, 10, 8))
+        >>> rnn = keras.layers.RNN(keras_hsru.HSRUCell(4), return_state=True)
+        >>> output, y, v, d = rnn(inputs)
+        >>> tuple(output.shape), tuple(d.shape)
+        ((32, 4), (32, 4))
     """
 
     readout_width = 2
@@ -196,13 +201,22 @@ class HSRU(keras.layers.RNN):
         units: Positive integer, the number of HSRU units (output size).
         surrogate_slope: Positive finite float `k` of the spike's fast-sigmoid
             surrogate gradient. Default: `5.0`.
-        input_initializer, output_initializer, bias_initializer,
-            tau_initializer, threshold_initializer: As in `HSRUCell`.
-        input_regularizer, output_regularizer, bias_regularizer,
-            tau_regularizer, threshold_regularizer: As in `HSRUCell`.
+        input_initializer: As in `HSRUCell`.
+        output_initializer: As in `HSRUCell`.
+        bias_initializer: As in `HSRUCell`.
+        tau_initializer: As in `HSRUCell`.
+        threshold_initializer: As in `HSRUCell`.
+        input_regularizer: As in `HSRUCell`.
+        output_regularizer: As in `HSRUCell`.
+        bias_regularizer: As in `HSRUCell`.
+        tau_regularizer: As in `HSRUCell`.
+        threshold_regularizer: As in `HSRUCell`.
         activity_regularizer: Regularizer applied to the layer's output.
-        input_constraint, output_constraint, bias_constraint,
-            tau_constraint, threshold_constraint: As in `HSRUCell`.
+        input_constraint: As in `HSRUCell`.
+        output_constraint: As in `HSRUCell`.
+        bias_constraint: As in `HSRUCell`.
+        tau_constraint: As in `HSRUCell`.
+        threshold_constraint: As in `HSRUCell`.
         dropout: Float in [0, 1), input dropout (one mask per sequence).
         seed: Random seed for dropout and the default `tau` initializer.
         return_sequences: Whether to return the whole output sequence or only
@@ -244,13 +258,12 @@ class HSRU(keras.layers.RNN):
         `(batch, time, units)` if `return_sequences`; followed by the final
         states `y, V, D` if `return_state`.
 
-    Example:
-
-    >>> inputs = keras.random.uniform((32, 1000, 8))
-    >>> hsru = keras_hsru.HSRU(16, return_sequences=True, return_state=True)
-    >>> outputs, y, v, d = hsru(inputs)
-    >>> tuple(outputs.shape), tuple(d.shape)
-    ((32, 1000, 16), (32, 16))
+    Examples:
+        >>> inputs = keras.random.uniform((32, 1000, 8))
+        >>> hsru = keras_hsru.HSRU(16, return_sequences=True, return_state=True)
+        >>> outputs, y, v, d = hsru(inputs)
+        >>> tuple(outputs.shape), tuple(d.shape)
+        ((32, 1000, 16), (32, 16))
     """
 
     # What a subclass changes to run a variant of the cell over whole sequences:

@@ -102,11 +102,10 @@ def spike(x, slope: float = 1.0):
     Returns:
         A tensor of the shape and dtype of `x` holding 0 and 1.
 
-    Example:
-
-    >>> s = keras_hsru.ops.spike(keras.ops.convert_to_tensor([-1.0, 0.0, 2.0]), slope=4.0)
-    >>> keras.ops.convert_to_numpy(s).tolist()
-    [0.0, 0.0, 1.0]
+    Examples:
+        >>> s = keras_hsru.ops.spike(keras.ops.convert_to_tensor([-1.0, 0.0, 2.0]), slope=4.0)
+        >>> keras.ops.convert_to_numpy(s).tolist()
+        [0.0, 0.0, 1.0]
     """
     slope = check_slope(slope)
     x = keras.ops.convert_to_tensor(x)
@@ -131,13 +130,12 @@ def linear_scan(decay, inputs, initial_state=None):
     Returns:
         A tensor of shape `(batch, time, units)`, `h_0 ... h_{T-1}`.
 
-    Example:
-
-    >>> decay = keras.ops.convert_to_tensor([0.5])
-    >>> inputs = keras.ops.ones((1, 4, 1))
-    >>> h = keras_hsru.ops.linear_scan(decay, inputs)
-    >>> keras.ops.convert_to_numpy(h[0, :, 0]).tolist()
-    [1.0, 1.5, 1.75, 1.875]
+    Examples:
+        >>> decay = keras.ops.convert_to_tensor([0.5])
+        >>> inputs = keras.ops.ones((1, 4, 1))
+        >>> h = keras_hsru.ops.linear_scan(decay, inputs)
+        >>> keras.ops.convert_to_numpy(h[0, :, 0]).tolist()
+        [1.0, 1.5, 1.75, 1.875]
     """
     inputs = keras.ops.convert_to_tensor(inputs)
     _check_sequence("inputs", inputs)
@@ -175,12 +173,11 @@ def xor_scan(spikes, initial_state=None):
     Returns:
         A tensor of shape `(batch, time, units)`, `D_0 ... D_{T-1}`.
 
-    Example:
-
-    >>> spikes = keras.ops.convert_to_tensor([[[1.0], [0.0], [1.0], [1.0]]])
-    >>> memory = keras_hsru.ops.xor_scan(spikes)
-    >>> keras.ops.convert_to_numpy(memory[0, :, 0]).tolist()
-    [1.0, 1.0, 0.0, 1.0]
+    Examples:
+        >>> spikes = keras.ops.convert_to_tensor([[[1.0], [0.0], [1.0], [1.0]]])
+        >>> memory = keras_hsru.ops.xor_scan(spikes)
+        >>> keras.ops.convert_to_numpy(memory[0, :, 0]).tolist()
+        [1.0, 1.0, 0.0, 1.0]
     """
     spikes = keras.ops.convert_to_tensor(spikes)
     _check_sequence("spikes", spikes)
@@ -232,16 +229,15 @@ def hybrid_scan(
     Returns:
         `(V, D)`, two tensors of shape `(batch, time, units)`.
 
-    Example:
-
-    >>> decay = keras.ops.convert_to_tensor([0.5])
-    >>> current = keras.ops.convert_to_tensor([[[0.6], [0.0], [0.0], [1.0]]])
-    >>> threshold = keras.ops.convert_to_tensor([0.2])
-    >>> v, d = keras_hsru.ops.hybrid_scan(decay, current, threshold, slope=5.0)
-    >>> [round(float(value), 4) for value in keras.ops.convert_to_numpy(v[0, :, 0])]
-    [0.6, 0.3, 0.15, 1.075]
-    >>> keras.ops.convert_to_numpy(d[0, :, 0]).tolist()  # spikes at t = 0, 1, 3
-    [1.0, 0.0, 0.0, 1.0]
+    Examples:
+        >>> decay = keras.ops.convert_to_tensor([0.5])
+        >>> current = keras.ops.convert_to_tensor([[[0.6], [0.0], [0.0], [1.0]]])
+        >>> threshold = keras.ops.convert_to_tensor([0.2])
+        >>> v, d = keras_hsru.ops.hybrid_scan(decay, current, threshold, slope=5.0)
+        >>> [round(float(value), 4) for value in keras.ops.convert_to_numpy(v[0, :, 0])]
+        [0.6, 0.3, 0.15, 1.075]
+        >>> keras.ops.convert_to_numpy(d[0, :, 0]).tolist()  # spikes at t = 0, 1, 3
+        [1.0, 0.0, 0.0, 1.0]
     """
     slope = check_slope(slope)
     if fused is not None:
@@ -293,15 +289,14 @@ def scan_in_chunks(fn, carry, sequences, chunk_length: int):
         `(carry, outputs)`: the carry after the last chunk, and the chunks'
         outputs joined along time `(batch, time, units)`, or None.
 
-    Example:
-
-    >>> def running_sum(total, chunk):
-    ...     sums = keras.ops.cumsum(chunk, axis=1) + total[:, None]
-    ...     return sums[:, -1], sums
-    >>> x = keras.ops.ones((2, 10, 3))
-    >>> total, sums = keras_hsru.ops.scan_in_chunks(running_sum, keras.ops.zeros((2, 3)), x, 4)
-    >>> keras.ops.convert_to_numpy(sums[0, :, 0]).tolist()
-    [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    Examples:
+        >>> def running_sum(total, chunk):
+        ...     sums = keras.ops.cumsum(chunk, axis=1) + total[:, None]
+        ...     return sums[:, -1], sums
+        >>> x = keras.ops.ones((2, 10, 3))
+        >>> total, sums = keras_hsru.ops.scan_in_chunks(running_sum, keras.ops.zeros((2, 3)), x, 4)
+        >>> keras.ops.convert_to_numpy(sums[0, :, 0]).tolist()
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     """
     if not callable(fn):
         raise ValueError(f"`fn` must be callable. Received: fn={fn!r}")
@@ -328,10 +323,9 @@ def inference_chunk_length() -> int | None:
     Returns:
         A positive int, or None.
 
-    Example:
-
-    >>> keras_hsru.ops.inference_chunk_length() in (None, 128)
-    True
+    Examples:
+        >>> keras_hsru.ops.inference_chunk_length() in (None, 128)
+        True
     """
     return _implementation().inference_chunk_length()
 
