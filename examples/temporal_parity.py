@@ -13,7 +13,7 @@ models trained at L <= 60 are then tested at far longer lengths.
     KERAS_BACKEND=torch python examples/temporal_parity.py --quick  # a smoke run
 
 Without `--full` the learning rates are the ones the `--full` sweep chose
-(`LEARNING_RATES` below, from results/temporal_parity-full-jax.json).
+(`LEARNING_RATES` below; the docs' "Reproducing the paper" shows the sweep).
 """
 
 import argparse

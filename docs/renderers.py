@@ -1,0 +1,366 @@
+"""Markdown tables and figures of the docs pages, from the JSON their runs wrote.
+
+Used by `docs/regenerate.py`; each `render_PAGE(load, write, figure)` gets
+`load(name)` (the JSON of run `name`), `write(file, text)` (a file under
+`docs/generated/PAGE/`) and `figure(name, target)` (copies a run's figure to
+`docs/assets/figures/target`).
+"""
+
+import os
+import statistics
+
+from keras_hsru.ops import _algorithms
+
+MODELS = {"hsru": "HSRU", "lstm": "LSTM", "analog_only": "AnalogOnly"}
+
+
+def percent(value):
+    return f"{100 * value:.2f}%"
+
+
+def mean_worst(stats):
+    return f"{percent(stats['mean'])} / {percent(stats['worst'])}"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_paper(load, write, figure):
+    full = load("temporal_parity-full")
+    sweep_rows = []
+    for kind, label in MODELS.items():
+        scores = full["sweep"][kind]
+        # (mean validation accuracy over the last stage's epochs, over all epochs)
+        cells = [
+            f"{percent(scores[rate][0])} / {percent(scores[rate][1])}"
+            for rate in sorted(scores, key=float)
+        ]
+        sweep_rows.append([label, *cells, full["learning_rates"][kind]])
+    rates = sorted(full["sweep"]["hsru"], key=float)
+    write(
+        "parity-sweep.md",
+        table(["model", *(f"lr {rate}" for rate in rates), "chosen"], sweep_rows),
+    )
+    stage_rows = []
+    for length in full["lengths"]:
+        row = [f"L={length}"]
+        for kind in MODELS:
+            cells = full["table"][str(length)][kind]
+            row += [mean_worst(cells["best_val_accuracy"]), mean_worst(cells["test_accuracy"])]
+        stage_rows.append(row)
+    header = ["stage"]
+    for label in MODELS.values():
+        header += [f"{label} best val", f"{label} test"]
+    write("parity-table1.md", table(header, stage_rows))
+    generalization_rows = []
+    for length, result in full["generalization"].items():
+        accuracies = result["accuracy"]
+        generalization_rows.append(
+            [
+                f"{int(length):,}",
+                f"{result['sequences']:,}",
+                percent(statistics.mean(accuracies)),
+                percent(min(accuracies)),
+                f"{sum(a >= 0.99 for a in accuracies)}/{len(accuracies)}",
+            ]
+        )
+    write(
+        "parity-generalization.md",
+        table(
+            ["test length", "sequences per seed", "mean", "worst seed", "seeds at >= 99%"],
+            generalization_rows,
+        ),
+    )
+    hsru_final = [run["test_accuracy"][str(full["lengths"][-1])] for run in full["runs"]["hsru"]]
+    write(
+        "parity-summary.md",
+        f"HSRU at 100% on the test sequences at L={full['lengths'][-1]} in "
+        f"**{sum(a == 1.0 for a in hsru_final)}/{len(hsru_final)} seeds**; the best LSTM seed "
+        f"scored {percent(max(r['test_accuracy'][str(full['lengths'][-1])] for r in full['runs']['lstm']))}, "
+        f"the best AnalogOnly seed "
+        f"{percent(max(r['test_accuracy'][str(full['lengths'][-1])] for r in full['runs']['analog_only']))}.\n",
+    )
+    figure("temporal_parity-full", "temporal-parity.png")
+
+    backend_rows = []
+    for backend in ("jax", "tensorflow", "torch"):
+        run = full if backend == "jax" else load(f"temporal_parity-{backend}")
+        final = str(run["lengths"][-1])
+        cells = [mean_worst(run["table"][final][kind]["test_accuracy"]) for kind in MODELS]
+        longest = max(run["generalization"], key=int)
+        hsru_long = run["generalization"][longest]["accuracy"]
+        backend_rows.append(
+            [
+                backend + (" (`--full`)" if backend == "jax" else ""),
+                run["seeds"],
+                *cells,
+                f"{percent(min(hsru_long))} at L={int(longest):,}",
+            ]
+        )
+    write(
+        "parity-backends.md",
+        table(
+            [
+                "backend",
+                "seeds",
+                *(f"{label} test at L=60" for label in MODELS.values()),
+                "HSRU, worst seed, longest test",
+            ],
+            backend_rows,
+        ),
+    )
+
+    echo = load("delayed_echo")
+    runs = ", ".join(f"{run['test_mse']:.6f}" for run in echo["runs"])
+    write(
+        "delayed-echo.md",
+        table(
+            ["model", "L", "test sequences", "mean MSE", "worst MSE", "per seed", "paper"],
+            [
+                [
+                    f"HSRURNN({echo['units']})",
+                    echo["length"],
+                    f"{echo['test_sequences']:,}",
+                    f"{echo['test_mse_mean']:.6f}",
+                    f"{echo['test_mse_worst']:.6f}",
+                    runs,
+                    echo["paper_mse"],
+                ]
+            ],
+        ),
+    )
+    figure("delayed_echo", "delayed-echo.png")
+
+    embedded = load("embedded_parity")
+    rows = [
+        [d, mean_worst(cells["hsru"]), mean_worst(cells["attentive"])]
+        for d, cells in sorted(embedded["table"].items(), key=lambda item: int(item[0]))
+    ]
+    write("embedded.md", table(["distractors", "HSRU", "AttentiveHSRU"], rows))
+    variant_rows = []
+    for name, what in (
+        ("embedded_parity-paper-curriculum", "the paper's curriculum 10 -> 30 -> 60"),
+        ("embedded_parity-sharpness1", "`attention_sharpness=1`"),
+    ):
+        run = load(name)
+        for d, cells in sorted(run["table"].items(), key=lambda item: int(item[0])):
+            variant_rows.append(
+                [what, d, percent(cells["hsru"]["mean"]), percent(cells["attentive"]["mean"])]
+            )
+    write(
+        "embedded-variants.md",
+        table(["variant (1 seed)", "distractors", "HSRU", "AttentiveHSRU"], variant_rows),
+    )
+    figure("embedded_parity", "embedded-parity.png")
+
+    tsne = load("hidden_state_tsne")
+    rows = [
+        [
+            f"{panel['model']}, lr {panel['learning_rate']}",
+            percent(panel["test_accuracy"]),
+            percent(panel["linear_probe_accuracy"]),
+        ]
+        for panel in tsne["panels"]
+    ]
+    write(
+        "tsne.md",
+        table(
+            ["model", f"test accuracy at L={tsne['length']}", "linear probe on hidden states"], rows
+        ),
+    )
+    figure("hidden_state_tsne", "hidden-state-tsne.png")
+
+    sweep = load("threshold_sweep")
+    rows = []
+    for setting, scores in sweep["results"].items():
+        threshold, slope = (part.split("=")[1] for part in setting.split(", "))
+        perfect = sum(score == 1.0 for score in scores)
+        rows.append(
+            [threshold, slope, ", ".join(percent(s) for s in scores), f"{perfect}/{len(scores)}"]
+        )
+    write(
+        "threshold-sweep.md",
+        table(
+            ["initial threshold", "surrogate slope", "test accuracy per seed", "seeds at 100%"],
+            rows,
+        ),
+    )
+
+    rows = []
+    for backend in ("jax", "tensorflow", "torch"):
+        run = load(f"quickstart_parity-{backend}")
+        rows.append([backend, run["length"], run["epochs"], percent(run["test_accuracy"])])
+    write(
+        "quickstart.md",
+        table(
+            ["backend", "L", "epochs", f"test accuracy ({run['test_sequences']:,} sequences)"], rows
+        ),
+    )
+
+
+SPEED_LAYERS = ("HSRU", "HSRU(scan)", "RNN(HSRUCell)", "LSTM", "GRU", "Dense")
+
+
+def speed_rows(report):
+    """Per length: {layer: row} of a `benchmarks/speed.py` report."""
+    by_length = {}
+    for row in report["results"]:
+        by_length.setdefault(row["length"], {})[row["layer"]] = row
+    return dict(sorted(by_length.items()))
+
+
+def milliseconds(row, key):
+    if row is None or "skipped" in row:
+        return "skipped"
+    value = 1e3 * row[key]
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def ratio(row, hsru, key):
+    if row is None or "skipped" in row:
+        return ""
+    return f"{row[key] / hsru[key]:.2f}x"
+
+
+def render_speed(report, layers=SPEED_LAYERS):
+    """Train and forward milliseconds per layer and length, with each layer's time over HSRU's."""
+    rows = []
+    for length, by_layer in speed_rows(report).items():
+        hsru = by_layer["HSRU"]
+        for layer in layers:
+            row = by_layer.get(layer)
+            if row is None:
+                continue
+            rows.append(
+                [
+                    layer,
+                    length,
+                    milliseconds(row, "train_s"),
+                    milliseconds(row, "forward_s"),
+                    ratio(row, hsru, "train_s"),
+                    ratio(row, hsru, "forward_s"),
+                ]
+            )
+    return table(["layer", "L", "train ms", "forward ms", "train: x HSRU", "forward: x HSRU"], rows)
+
+
+def speed_caption(report):
+    return (
+        f"B={report['batch']}, features={report['features']}, units={report['units']}; "
+        f"{report['backend']} on {report['device']}, keras {report['keras']}, "
+        f"median of {report['repeats']} step{'s' if report['repeats'] != 1 else ''} per round, then of {report['rounds']} rounds.\n"
+    )
+
+
+def render_performance(load, write, figure):
+    summary = []
+    for backend in ("jax", "tensorflow", "torch"):
+        report = load(f"speed-cpu-{backend}")
+        write(f"speed-cpu-{backend}.md", speed_caption(report) + "\n" + render_speed(report))
+        for length, by_layer in speed_rows(report).items():
+            hsru, lstm, cell = by_layer["HSRU"], by_layer.get("LSTM"), by_layer.get("RNN(HSRUCell)")
+            summary.append(
+                [
+                    backend,
+                    length,
+                    milliseconds(hsru, "train_s"),
+                    ratio(lstm, hsru, "train_s"),
+                    ratio(cell, hsru, "train_s"),
+                    ratio(lstm, hsru, "forward_s"),
+                    ratio(cell, hsru, "forward_s"),
+                ]
+            )
+    write(
+        "speed-cpu-summary.md",
+        table(
+            [
+                "backend",
+                "L",
+                "HSRU train ms",
+                "LSTM / HSRU, train",
+                "RNN(HSRUCell) / HSRU, train",
+                "LSTM / HSRU, forward",
+                "RNN(HSRUCell) / HSRU, forward",
+            ],
+            summary,
+        ),
+    )
+
+
+def render_performance_gpu(load, write, figure):
+    for backend, names in (
+        ("torch", ["speed-gpu-torch"]),
+        ("jax", ["speed-gpu-jax", "speed-gpu-jax-16384"]),
+    ):
+        reports = [load(name) for name in names]
+        report = {**reports[0], "results": [row for r in reports for row in r["results"]]}
+        text = speed_caption(report) + "\n" + render_speed(report)
+        bound_rows = []
+        for length, by_layer in speed_rows(report).items():
+            hsru, dense = by_layer["HSRU"], by_layer.get("Dense")
+            if "train_lower_bound_s" not in hsru:
+                continue
+            bound_rows.append(
+                [
+                    length,
+                    f"{1e3 * hsru['train_s']:.2f} / {1e3 * hsru['train_lower_bound_s']:.2f} ms "
+                    f"= {hsru['train_s'] / hsru['train_lower_bound_s']:.1f}x",
+                    f"{1e3 * hsru['forward_s']:.2f} / {1e3 * hsru['forward_lower_bound_s']:.2f} ms "
+                    f"= {hsru['forward_s'] / hsru['forward_lower_bound_s']:.1f}x",
+                    ""
+                    if dense is None or "skipped" in dense
+                    else f"{dense['train_s'] / hsru['train_lower_bound_s']:.1f}x",
+                ]
+            )
+        if bound_rows:
+            rates = (
+                f"Rates measured in the same run: {report['matmul_flops_per_s'] / 1e12:.1f} "
+                f"TFLOP/s float32 matmul, {report['bandwidth_bytes_per_s'] / 1e12:.2f} TB/s copy.\n"
+            )
+            text += (
+                "\n"
+                + rates
+                + "\n"
+                + table(
+                    [
+                        "L",
+                        "HSRU train: measured / bound",
+                        "forward: measured / bound",
+                        "Dense row / HSRU bound (train)",
+                    ],
+                    bound_rows,
+                )
+            )
+        write(f"speed-gpu-{backend}.md", text)
+
+
+def render_algorithms(load, write, figure):
+    pass  # docs/generated/algorithms.md is written for every page
+
+
+RENDERERS = {
+    "paper": render_paper,
+    "performance": render_performance,
+    "performance-gpu": render_performance_gpu,
+    "algorithms": render_algorithms,
+}
+
+
+def render(page, load, generated, figures, find_figure):
+    """Writes the page's tables under `generated/page/` and its figures under `figures`."""
+
+    def write(name, text):
+        with open(os.path.join(generated, page, name), "w") as f:
+            f.write(text)
+
+    def figure(run, target):
+        import shutil
+
+        shutil.copyfile(find_figure(run), os.path.join(figures, target))
+
+    RENDERERS[page](load, write, figure)
+    with open(os.path.join(generated, "algorithms.md"), "w") as f:
+        f.write(_algorithms.table())
