@@ -24,6 +24,7 @@ layer. Writes everything as JSON.
 import argparse
 import functools
 import json
+import os
 import platform
 import resource
 import statistics
@@ -84,6 +85,19 @@ def device_name():
 
     gpus = tf.config.list_physical_devices("GPU")
     return gpus[0].name if gpus else "cpu"
+
+
+def host_name():
+    """The CPU model and core count, for the report."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(
+                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def add_model_arguments(parser):
@@ -326,6 +340,7 @@ def main():
             "device": device_name(),
             "keras": keras.__version__,
             "python": platform.python_version(),
+            "host": host_name(),
             "batch": args.batch,
             "features": args.features,
             "units": args.units,

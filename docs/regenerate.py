@@ -163,7 +163,8 @@ def main():
         for name, backend, command in RUNS[args.page]:
             if args.only is None or name in args.only:
                 run(args.page, name, backend, list(command))
-    import renderers  # docs/renderers.py, beside this file
+    sys.path.insert(1, ROOT)  # this checkout's keras_hsru, after docs/ (renderers.py)
+    import renderers
 
     os.makedirs(os.path.join(GENERATED, args.page), exist_ok=True)
     os.makedirs(FIGURES, exist_ok=True)

@@ -250,7 +250,9 @@ def render_speed(report, layers=SPEED_LAYERS):
 def speed_caption(report):
     return (
         f"B={report['batch']}, features={report['features']}, units={report['units']}; "
-        f"{report['backend']} on {report['device']}, keras {report['keras']}, "
+        f"{report['backend']} on {report['device']}"
+        + (f" ({report['host']})" if "host" in report else "")
+        + f", keras {report['keras']}, "
         f"median of {report['repeats']} step{'s' if report['repeats'] != 1 else ''} per round, then of {report['rounds']} rounds.\n"
     )
 
@@ -280,10 +282,10 @@ def render_performance(load, write, figure):
                 "backend",
                 "L",
                 "HSRU train ms",
-                "LSTM / HSRU, train",
-                "RNN(HSRUCell) / HSRU, train",
-                "LSTM / HSRU, forward",
-                "RNN(HSRUCell) / HSRU, forward",
+                "LSTM, train",
+                "RNN(HSRUCell), train",
+                "LSTM, forward",
+                "RNN(HSRUCell), forward",
             ],
             summary,
         ),
