@@ -1,5 +1,7 @@
 """The Hybrid State Recurrent Unit: `HSRUCell` (one step) and `HSRU` (whole sequences)."""
 
+import warnings
+
 import keras
 from keras import constraints, initializers, ops, regularizers
 
@@ -178,17 +180,16 @@ class HSRU(keras.layers.RNN):
     - the digital memory `D` is the parity of the cumulative spike count
       (`keras_hsru.ops.xor_scan`), whose exact gradient is a reverse cumulative
       sum,
-    - on torch with CUDA and Triton, and on JAX with a GPU (Pallas), one fused
-      kernel computes `V`, the spikes and `D` in a single pass, and one their
-      gradients; on TensorFlow in
-      graphs on a CPU and on JAX on a CPU, one sequential loop does, and one
-      reverse loop the gradients (`keras_hsru.ops.hybrid_scan`).
+    - a fused path computes `V`, the spikes and `D` in one pass over the
+      sequence and their gradients in one reverse pass
+      (`keras_hsru.ops.hybrid_scan`): Triton kernels on torch with CUDA,
+      Pallas kernels on JAX with a GPU, a sequential loop on JAX and in
+      TensorFlow graphs on a CPU.
 
-    The scan algorithm is chosen per backend and device: fused kernels on
-    GPUs (Triton on torch, Pallas on JAX), a parallel scan where none runs,
-    a sequential one in compiled graphs on a CPU (see `keras_hsru/ops/`).
-    Sequences with a mask use the composed ops with a per-step decay. Where
-    it is the faster (JAX, and TensorFlow graphs, on a CPU:
+    Which algorithm runs on which backend and device is decided in one
+    place, `keras_hsru/ops/_algorithms.py` (the docs' "How it works" shows
+    the table). Sequences with a mask use the composed scans with a per-step
+    decay. Where it is the faster (JAX, and TensorFlow graphs, on a CPU:
     `keras_hsru.ops.inference_chunk_length`), a call without training
     (`predict`, `training=False`) and without a mask runs chunk by chunk,
     projections and readout included, so that of its sequence-sized arrays
@@ -332,8 +333,32 @@ class HSRU(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
+    @property
+    def variables(self):
+        # keras creates a stateful RNN's state variables outside its tracking, so
+        # JAX's stateless calls (`predict_on_batch`, `fit`) drop their updates.
+        # Listed here they are non-trainable variables that those calls carry,
+        # and still not weights: `get_weights`, saving and `set_weights` from
+        # `RNN(HSRUCell)` are unchanged.
+        variables = super().variables
+        if self.stateful and self.states is not None:
+            seen = {id(v) for v in variables}
+            variables += [v for v in self.states if id(v) not in seen]
+        return variables
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         self._check_call_arguments(sequences, initial_state, mask)
+        if hsru_ops.fixed_length_trace():
+            length, features = sequences.shape[1], sequences.shape[2]
+            warnings.warn(
+                f"{type(self).__name__} is being traced by torch (ONNX export, torch.jit.trace) "
+                f"at sequence length {int(length)}: the traced graph computes sequences of that "
+                "length only and gives wrong results at any other (keras' own LSTM does the "
+                "same). Export with a static time axis, e.g. model.export(path, format='onnx', "
+                f"input_signature=[keras.InputSpec(shape=(None, L, {int(features)}))]), and feed "
+                "sequences of length L.",
+                stacklevel=2,
+            )
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
     def _check_call_arguments(self, sequences, initial_state, mask):

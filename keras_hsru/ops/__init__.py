@@ -25,7 +25,10 @@ arguments these functions have validated and converted:
   chunk_length)`, `inference_chunk_length()`: as below;
 - `fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0,
   force=False)`: `(V, D)` by the fused path, or None where there is none
-  (a ValueError instead if `force`).
+  (a ValueError instead if `force`);
+- `fixed_length_trace()`: whether the graph being traced fixes the sequence
+  length (torch's tracer, which ONNX export uses), so that the layers can
+  say so instead of exporting a graph that is wrong at other lengths.
 """
 
 import importlib
@@ -47,6 +50,7 @@ BACKEND_FUNCTIONS = (
     "fused_hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",
+    "fixed_length_trace",
 )
 
 _MODULES = {
@@ -328,6 +332,17 @@ def inference_chunk_length() -> int | None:
         True
     """
     return _implementation().inference_chunk_length()
+
+
+def fixed_length_trace() -> bool:
+    """Whether the graph being traced now holds the sequence length as a constant.
+
+    True under torch's tracer (`torch.jit.trace`, and `torch.onnx.export`,
+    which keras' ONNX export on torch uses): the traced graph then computes
+    sequences of the traced length only. JAX and TensorFlow trace the time
+    axis symbolically: False.
+    """
+    return _implementation().fixed_length_trace()
 
 
 __all__ = [

@@ -74,6 +74,11 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
     place in one (batch, time, ...) buffer.
     """
     length = sequences.shape[1]
+    if not isinstance(length, int):
+        # A symbolic length (jax.export's shape polymorphism, as keras'
+        # export traces a `None` time axis): how many chunks is unknown while
+        # tracing, so the whole sequence is one chunk.
+        return fn(carry, sequences)
     head = _common.head_length(length, chunk_length)
     carry, head_outputs = fn(carry, sequences[:, :head])
     count = (length - head) // chunk_length
@@ -103,6 +108,10 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
         return carry, jax.lax.dynamic_update_slice_in_dim(outputs, chunk_outputs, start, axis=1)
 
     return jax.lax.fori_loop(0, count, body_with_outputs, (carry, outputs))
+
+
+def fixed_length_trace():
+    return False  # the time axis is traced symbolically
 
 
 def inference_chunk_length():

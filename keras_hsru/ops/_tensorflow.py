@@ -101,6 +101,17 @@ def _xla_time_loop(step, carry, sequences, output_specs, reverse):
     return carry, tuple(_time_major(array.stack()) for array in arrays)
 
 
+def _joined(array):
+    """A TensorArray's elements, each `(steps, ...)`, joined along their first
+    axis: a stack and a reshape, since `TensorArray.concat` has no ONNX op
+    (tf2onnx), and models that run these loops export to ONNX."""
+    stacked = array.stack()
+    shape = tf.shape(stacked)
+    joined = tf.reshape(stacked, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
+    joined.set_shape(tf.TensorShape([None]).concatenate(stacked.shape[2:]))
+    return joined
+
+
 def _time_loop(step, carry, sequences, reverse=False):
     """`carry, outputs = step(carry, inputs)` along axis 1 of the (batch, time,
     ...) `sequences` (a tuple); returns the final carry and a tuple of the
@@ -153,7 +164,7 @@ def _time_loop(step, carry, sequences, reverse=False):
         return i + 1, carry, arrays
 
     _, carry, arrays = tf.while_loop(lambda i, *_: i < chunks, body, (0, carry, arrays))
-    return carry, tuple(_time_major(array.concat()[:length]) for array in arrays)
+    return carry, tuple(_time_major(_joined(array)[:length]) for array in arrays)
 
 
 def scan_in_chunks(fn, carry, sequences, chunk_length):
@@ -201,12 +212,16 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 
     def joined():
         # The chunks' time-major outputs, concatenated along time.
-        return tf.concat([head_outputs, _time_major(array.concat())], axis=1)
+        return tf.concat([head_outputs, _time_major(_joined(array))], axis=1)
 
     if isinstance(count, int):
         return carry, joined()
     # A TensorArray of no elements cannot be concatenated.
     return carry, tf.cond(count > 0, joined, lambda: head_outputs)
+
+
+def fixed_length_trace():
+    return False  # the time axis is traced symbolically
 
 
 def inference_chunk_length():

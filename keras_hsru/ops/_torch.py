@@ -43,6 +43,8 @@ def _scan(decay, inputs, reverse):
     """
     length = inputs.shape[1]
     constant = decay.dim() == 1
+    if fixed_length_trace():
+        return _traceable_scan(decay, inputs, reverse)
     states, spare = inputs.clone(), torch.empty_like(inputs)
     if not constant:
         decay, spare_decay = decay.clone(), torch.empty_like(decay)
@@ -63,6 +65,32 @@ def _scan(decay, inputs, reverse):
                 spare_decay[:, kept] = decay[:, kept]
                 torch.mul(decay[:, head], decay[:, tail], out=spare_decay[:, head])
                 decay, spare_decay = spare_decay, decay
+        shift *= 2
+    return states
+
+
+def _traceable_scan(decay, inputs, reverse):
+    """`_scan` without writes into slices of another tensor (`out=`), which
+    torch's tracer does not record: the same passes, each a new tensor."""
+    length = inputs.shape[1]
+    constant = decay.dim() == 1
+    states, shift = inputs, 1
+    while shift < length:
+        if reverse:
+            head, tail, kept = slice(None, -shift), slice(shift, None), slice(-shift, None)
+        else:
+            head, tail, kept = slice(shift, None), slice(None, -shift), slice(None, shift)
+        step_decay = decay if constant else decay[:, head]
+        moved = states[:, head] + step_decay * states[:, tail]
+        parts = [moved, states[:, kept]] if reverse else [states[:, kept], moved]
+        states = torch.cat(parts, dim=1)
+        if shift * 2 < length:
+            if constant:
+                decay = decay * decay
+            else:
+                moved = decay[:, head] * decay[:, tail]
+                parts = [moved, decay[:, kept]] if reverse else [decay[:, kept], moved]
+                decay = torch.cat(parts, dim=1)
         shift *= 2
     return states
 
@@ -191,6 +219,11 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
 def inference_chunk_length():
     # keras places torch tensors on CUDA where there is one.
     return _choice("cuda" if torch.cuda.is_available() else "cpu").inference_chunk_length
+
+
+def fixed_length_trace():
+    # The tracer records the Python loops over time for the traced length.
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def _fused_kernels():

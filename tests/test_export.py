@@ -1,0 +1,110 @@
+"""Exported models serve every sequence length the way `predict` does, or say why they cannot.
+
+Formats by backend (the docs' "Deploy and scale" has the matrix): `tf_saved_model` from
+TensorFlow and JAX with dynamic batch and time axes; ONNX from TensorFlow with dynamic axes
+and from torch with a static time axis (torch's tracer fixes the length, and the layer warns).
+"""
+
+import importlib.util
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_hsru
+from tests.conftest import BACKEND
+from tests.support.helpers import draw_problem
+
+LENGTHS = (1, 7, 130, 300)
+
+
+def exported_model(rng):
+    """Sequential[Input((None, 3)), HSRU(4), Dense(1)] with potentials clear of the thresholds."""
+    x, weights = draw_problem(rng, batch=3, length=max(LENGTHS), input_dim=3, units=4)
+    model = keras.Sequential([keras.Input((None, 3)), keras_hsru.HSRU(4), keras.layers.Dense(1)])
+    model(x[:, :2])
+    model.layers[0].set_weights(weights)
+    return model, x
+
+
+def needs(module):
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"needs {module}")
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="keras exports tf_saved_model from TF and JAX")
+def test_tf_saved_model_serves_any_batch_and_length(rng, tmp_path):
+    import tensorflow as tf
+
+    model, x = exported_model(rng)
+    model.export(str(tmp_path / "model"), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "model"))  # keeps the variables alive
+    for batch in (1, 3):
+        for length in LENGTHS:
+            inputs = x[:batch, :length]
+            np.testing.assert_allclose(
+                loaded.serve(tf.constant(inputs)).numpy(),
+                model.predict(inputs, verbose=0),
+                atol=1e-5,
+                err_msg=f"batch {batch}, length {length}",
+            )
+
+
+def run_onnx(path, inputs):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: inputs})[0]
+
+
+@needs("onnxruntime")
+@needs("tf2onnx")
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's ONNX export (tf2onnx)")
+def test_onnx_from_tensorflow_serves_any_batch_and_length(rng, tmp_path):
+    model, x = exported_model(rng)
+    path = str(tmp_path / "model.onnx")
+    model.export(path, format="onnx", verbose=False)
+    for batch in (1, 3):
+        for length in LENGTHS:
+            inputs = x[:batch, :length]
+            np.testing.assert_allclose(
+                run_onnx(path, inputs), model.predict(inputs, verbose=0), atol=1e-5
+            )
+
+
+@needs("onnxruntime")
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's traced ONNX export")
+def test_onnx_from_torch_warns_of_the_traced_length_and_the_static_route_matches(rng, tmp_path):
+    model, x = exported_model(rng)
+    with pytest.warns(UserWarning, match="traced by torch .* at sequence length 1") as record:
+        model.export(str(tmp_path / "dynamic.onnx"), format="onnx", verbose=False)
+    ours = [str(w.message) for w in record if "traced by torch" in str(w.message)]
+    assert "input_signature=[keras.InputSpec(shape=(None, L, 3))]" in ours[0]
+
+    length = 130
+    signature = [keras.InputSpec(shape=(None, length, 3), dtype="float32")]
+    path = str(tmp_path / "static.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same warning, now for L=130
+        model.export(path, format="onnx", input_signature=signature, verbose=False)
+    for batch in (1, 3):
+        inputs = x[:batch, :length]
+        np.testing.assert_allclose(
+            run_onnx(path, inputs), model.predict(inputs, verbose=0), atol=1e-5
+        )
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's traceable scan")
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("per_step", [False, True])
+def test_torch_traceable_scan_equals_the_in_place_scan(reverse, per_step, rng):
+    import torch
+
+    from keras_hsru.ops import _torch
+
+    shape = (2, 37, 3)
+    decay = rng.uniform(0.1, 0.99, shape if per_step else shape[-1:])
+    decay, inputs = (torch.tensor(a, dtype=torch.float32) for a in (decay, rng.normal(size=shape)))
+    torch.testing.assert_close(
+        _torch._traceable_scan(decay, inputs, reverse), _torch._scan(decay, inputs, reverse)
+    )
