@@ -28,7 +28,11 @@ def matmul_rows(x, kernel):
     the backends compute more slowly than the one 2D matmul over the
     flattened (batch * time, rows).
     """
-    if len(x.shape) == 2:
+    symbolic = any(d is not None and not isinstance(d, int) for d in x.shape[:-1])
+    if len(x.shape) == 2 or symbolic:
+        # Symbolic dimensions (JAX's shape polymorphism, as exporters trace a
+        # None axis): the rank-3 matmul, which converts without a reshape to
+        # sizes computed from them (jax2onnx has none).
         return ops.matmul(x, kernel)
     leading = ops.shape(x)[:-1]
     product = ops.matmul(ops.reshape(x, (-1, x.shape[-1])), kernel)

@@ -63,6 +63,15 @@ def _scan_over_time(step, carry, xs, reverse=False):
         )
         return carry, outputs
 
+    if not isinstance(length, int):
+        # A symbolic length (export): a while loop, which every exporter converts.
+        def step_at(state):
+            i, loop_state = state
+            return i + 1, body(i, loop_state)
+
+        return jax.lax.while_loop(lambda state: state[0] < length, step_at, (0, (carry, outputs)))[
+            1
+        ]
     return jax.lax.fori_loop(0, length, body, (carry, outputs))
 
 
