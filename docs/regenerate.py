@@ -3,6 +3,7 @@
     python docs/regenerate.py paper            # Reproducing the paper (mostly JAX; 2 CPU cores: ~1 h)
     python docs/regenerate.py performance      # Performance: the CPU tables, all three backends
     python docs/regenerate.py performance-gpu  # Performance: the GPU tables (on a CUDA machine)
+    python docs/regenerate.py deploy           # Deploy and scale: the streaming table
     python docs/regenerate.py algorithms       # How it works: the table of algorithms
     python docs/regenerate.py paper --render-only   # the tables again from the last run's outputs
 
@@ -102,6 +103,10 @@ RUNS = {
                 "--layers", "HSRU", "HSRU(scan)",
             ],
         )
+    ],
+    "deploy": [
+        (f"streaming-{backend}", backend, ["examples/streaming.py"])
+        for backend in ("jax", "tensorflow", "torch")
     ],
     "algorithms": [],
 }  # fmt: skip

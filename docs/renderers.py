@@ -339,6 +339,40 @@ def render_performance_gpu(load, write, figure):
         write(f"speed-gpu-{backend}.md", text)
 
 
+def render_deploy(load, write, figure):
+    rows = []
+    for backend in ("jax", "tensorflow", "torch"):
+        for row in load(f"streaming-{backend}")["rows"]:
+            rows.append(
+                [
+                    backend,
+                    row["layer"],
+                    row["chunk"],
+                    f"{row['stream']:,}",
+                    percent(row["accuracy"]),
+                    f"{row['p50_ms']:.3f}",
+                    f"{row['p99_ms']:.3f}",
+                    f"{row['steps_per_s']:,.0f}",
+                ]
+            )
+    write(
+        "streaming.md",
+        table(
+            [
+                "backend",
+                "layer",
+                "steps per call",
+                "stream",
+                "answers correct",
+                "p50 ms per call",
+                "p99 ms per call",
+                "steps per second",
+            ],
+            rows,
+        ),
+    )
+
+
 def render_algorithms(load, write, figure):
     pass  # docs/generated/algorithms.md is written for every page
 
@@ -347,6 +381,7 @@ RENDERERS = {
     "paper": render_paper,
     "performance": render_performance,
     "performance-gpu": render_performance_gpu,
+    "deploy": render_deploy,
     "algorithms": render_algorithms,
 }
 

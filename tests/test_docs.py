@@ -28,3 +28,14 @@ def test_every_snippet_runs(page):
             exec(compile(block, f"docs/{page}, block {index + 1}", "exec"), namespace)
         finally:
             keras.config.set_dtype_policy("float32")
+
+
+def test_the_readme_quotes_the_current_cpu_table():
+    # The README's speed row repeats the Performance page's table: a rerun moves both.
+    with open(os.path.join(ROOT, "docs", "generated", "performance", "speed-cpu-summary.md")) as f:
+        rows = [line.split("|")[1:-1] for line in f if line.startswith("| ") and "1024" in line]
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    names = {"jax": "JAX", "tensorflow": "TensorFlow", "torch": "torch"}
+    for backend, _, _, lstm, *_ in rows:
+        assert f"{names[backend.strip()]} {lstm.strip()}" in readme, (backend, lstm)
