@@ -109,3 +109,23 @@ def test_torch_traceable_scan_equals_the_in_place_scan(reverse, per_step, rng):
     torch.testing.assert_close(
         _torch._traceable_scan(decay, inputs, reverse), _torch._scan(decay, inputs, reverse)
     )
+
+
+@needs("onnxruntime")
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's traced ONNX export")
+def test_keras_lstm_control_fails_the_same_way_on_torch(rng, tmp_path):
+    # The engine's fault, not HSRU's: keras' own LSTM exported with a None time axis is
+    # wrong at other lengths, or (a later keras) refuses. When keras exports it right, this
+    # fails, and the docs' matrix needs updating.
+    x = rng.normal(size=(2, 130, 3)).astype("float32")
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    model(x[:, :2])
+    path = str(tmp_path / "lstm.onnx")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.export(path, format="onnx", verbose=False)
+    except ValueError:
+        return
+    error = np.abs(run_onnx(path, x) - model.predict(x, verbose=0)).max()
+    assert error > 1e-3, error
