@@ -207,7 +207,7 @@ def run_torch():
                 loss = loss.detach().clone()
                 dist.all_reduce(loss)
                 loss = loss / world
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         return losses
 
     single_model = make_model()
@@ -249,6 +249,13 @@ def main():
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=2)
+    if args.engine == "torch":
+        import torch.distributed as dist
+
+        # Both processes leave together: one still in gloo's threads while the other
+        # exits aborts the run.
+        dist.barrier()
+        dist.destroy_process_group()
     collectives = sum(report.get("scan_collectives", {}).values())
     if max(loss_difference, weight_difference) > args.tolerance or collectives:
         sys.exit(f"distributed training differs from one device: {report}")
