@@ -16,6 +16,11 @@ from tests.conftest import BACKEND
 from tests.support.scripts import ROOT, run_script
 
 
+def assert_equals_one_device(result):
+    assert result["max_loss_difference"] <= result["tolerance"], result
+    assert result["max_relative_weight_difference"] <= result["tolerance"], result
+
+
 def run_engine(engine, tmp_path):
     out = tmp_path / "result.json"
     run_script("examples/distributed.py", ["--engine", engine, "--json", str(out)])
@@ -26,8 +31,7 @@ def run_engine(engine, tmp_path):
 def test_jax_data_parallel_equals_one_device(tmp_path):
     result = run_engine("jax", tmp_path)
     assert len(result["devices"]) == 2
-    assert result["max_loss_difference"] <= result["tolerance"], result
-    assert result["max_relative_weight_difference"] <= result["tolerance"], result
+    assert_equals_one_device(result)
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution runs on JAX")
@@ -35,15 +39,14 @@ def test_jax_model_parallel_shards_the_units_with_no_collective_in_the_scan(tmp_
     result = run_engine("jax-model", tmp_path)
     assert "model" in result["input_kernel_sharding"], result
     assert sum(result["scan_collectives"].values()) == 0, result["scan_collectives"]
-    assert result["max_relative_weight_difference"] <= result["tolerance"], result
+    assert_equals_one_device(result)
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute runs on TensorFlow")
 def test_tensorflow_mirrored_strategy_equals_one_device(tmp_path):
     result = run_engine("tensorflow", tmp_path)
     assert len(result["devices"]) == 2
-    assert result["max_loss_difference"] <= result["tolerance"], result
-    assert result["max_relative_weight_difference"] <= result["tolerance"], result
+    assert_equals_one_device(result)
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="DistributedDataParallel runs on torch")
@@ -60,5 +63,4 @@ def test_torch_distributed_data_parallel_equals_one_device(tmp_path):
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert result["world"] == 2
-    assert result["max_loss_difference"] <= result["tolerance"], result
-    assert result["max_relative_weight_difference"] <= result["tolerance"], result
+    assert_equals_one_device(result)

@@ -32,6 +32,14 @@ def spike(x, slope):
     return _Spike.apply(x, slope)
 
 
+def _pass_slices(shift, reverse):
+    """The doubling pass at `shift`: the steps it updates (head), the steps `shift`
+    away that they fold in (tail), and the steps it keeps as they are."""
+    if reverse:
+        return slice(None, -shift), slice(shift, None), slice(-shift, None)
+    return slice(shift, None), slice(None, -shift), slice(None, shift)
+
+
 def _scan(decay, inputs, reverse):
     """h_t = decay_t * h_{t-1} + inputs_t along dim 1 (h_{t+1} if reverse), from zero.
 
@@ -50,10 +58,7 @@ def _scan(decay, inputs, reverse):
         decay, spare_decay = decay.clone(), torch.empty_like(decay)
     shift = 1
     while shift < length:
-        if reverse:
-            head, tail, kept = slice(None, -shift), slice(shift, None), slice(-shift, None)
-        else:
-            head, tail, kept = slice(shift, None), slice(None, -shift), slice(None, shift)
+        head, tail, kept = _pass_slices(shift, reverse)
         step_decay = decay if constant else decay[:, head]
         spare[:, kept] = states[:, kept]
         torch.addcmul(states[:, head], step_decay, states[:, tail], out=spare[:, head])
@@ -76,10 +81,7 @@ def _traceable_scan(decay, inputs, reverse):
     constant = decay.dim() == 1
     states, shift = inputs, 1
     while shift < length:
-        if reverse:
-            head, tail, kept = slice(None, -shift), slice(shift, None), slice(-shift, None)
-        else:
-            head, tail, kept = slice(shift, None), slice(None, -shift), slice(None, shift)
+        head, tail, kept = _pass_slices(shift, reverse)
         step_decay = decay if constant else decay[:, head]
         moved = states[:, head] + step_decay * states[:, tail]
         parts = [moved, states[:, kept]] if reverse else [states[:, kept], moved]
