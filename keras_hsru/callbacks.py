@@ -1,7 +1,9 @@
-"""`Curriculum`: train on short sequences first, then longer ones, inside one `model.fit`."""
+"""Callbacks for training on the tasks: `Curriculum` (short sequences first, then longer
+ones, inside one `model.fit`) and `EpochSync` (the tasks follow the training epoch)."""
 
 import json
 import os
+import random
 import warnings
 
 import keras
@@ -9,6 +11,142 @@ import keras
 from keras_hsru._validation import check_choice, check_positive_int, is_integer, is_real
 
 _STATE_FILE = "curriculum.json"
+_SYNC_FILE = "epoch_sync.json"
+
+
+def _check_backup_dir(backup_dir):
+    if backup_dir is not None and (
+        not isinstance(backup_dir, (str, os.PathLike)) or not str(backup_dir)
+    ):
+        raise ValueError(
+            f"`backup_dir` must be a directory path or None. Received: backup_dir={backup_dir!r}"
+        )
+    return None if backup_dir is None else os.fspath(backup_dir)
+
+
+class _EpochStates:
+    """A callback's state at the start of each epoch, kept in `backup_dir/name` for
+    a run that `keras.callbacks.BackupAndRestore` resumes.
+
+    Each record also holds the state of Python's `random` at the start of the
+    epoch: keras shuffles the batch order of a `PyDataset` with it (fit's
+    default `shuffle=True`), and BackupAndRestore does not restore it, so a
+    resumed run would train its epochs' batches in another order.
+    """
+
+    # The resumed epoch is the last or the one before (a kill between the
+    # callback's record and the backup); older random states are dropped.
+    _random_states_kept = 2
+
+    def __init__(self, backup_dir, name):
+        self.path = None if backup_dir is None else os.path.join(backup_dir, name)
+        self.states, self.random_states = {}, {}
+
+    def load(self):
+        self.states, self.random_states = {}, {}
+        if self.path is not None and os.path.exists(self.path):
+            with open(self.path) as f:
+                saved = json.load(f)
+            self.states = {int(k): v for k, v in saved["states"].items()}
+            self.random_states = {int(k): v for k, v in saved["random"].items()}
+
+    def record(self, epoch, state):
+        """Records the state at the start of `epoch` (with `random`'s, as of now)."""
+        self.states[epoch] = state
+        version, internal, gauss = random.getstate()
+        self.random_states[epoch] = [version, list(internal), gauss]
+        for old in sorted(self.random_states)[: -self._random_states_kept]:
+            del self.random_states[old]
+        if self.path is None:
+            return
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        # Written whole or not at all: a process killed while writing leaves
+        # the previous record, never a truncated file.
+        partial = self.path + ".partial"
+        with open(partial, "w") as f:
+            json.dump({"states": self.states, "random": self.random_states}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, self.path)
+
+    def resume(self, epoch):
+        """Restores `random` as it was at the start of `epoch`, where it was
+        recorded; returns the state recorded for `epoch`, or None."""
+        if epoch in self.random_states:
+            version, internal, gauss = self.random_states[epoch]
+            random.setstate((version, tuple(internal), gauss))
+        return self.states.get(epoch)
+
+
+def _as_list(datasets):
+    return list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+
+
+def _set_epoch(datasets, epoch):
+    for dataset in datasets:
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+
+
+class EpochSync(keras.callbacks.Callback):
+    """Keeps the epoch of each task equal to the training epoch of `fit`.
+
+    The tasks draw every batch from `(seed, epoch, index)` and count epochs
+    themselves, from 0 in every new process. A run that
+    `keras.callbacks.BackupAndRestore` resumes at epoch `e` would then be fed
+    epoch 0's batches again; with this callback it is fed epoch `e`'s, so that
+    it ends with the weights of an uninterrupted run. At the start of every
+    epoch it calls `set_epoch(epoch)` on each of its `datasets` (pass the
+    training and the validation task). `Curriculum` does the same for its own
+    datasets, so a run with a curriculum needs no `EpochSync`.
+
+    keras shuffles the order of a `PyDataset`'s batches in each epoch (fit's
+    default `shuffle=True`) with Python's `random`, whose state
+    BackupAndRestore does not restore. With `backup_dir` (BackupAndRestore's
+    directory) the callback keeps that state at the start of every epoch in
+    `backup_dir/epoch_sync.json` and restores it when a run resumes, so the
+    resumed epochs see their batches in the uninterrupted run's order.
+
+    Args:
+        datasets: A task or a list of tasks (objects with `set_epoch`).
+        backup_dir: Optional directory to keep the state in (see above).
+
+    Examples:
+        >>> train = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
+        >>> model = keras_hsru.models.HSRURNN(4)
+        >>> model.compile("adamw", "binary_crossentropy")
+        >>> sync = keras_hsru.callbacks.EpochSync(train)
+        >>> _ = model.fit(train, epochs=2, initial_epoch=1, callbacks=[sync], verbose=0)
+        >>> train.epoch  # epoch 1 was drawn as epoch 1, and the task counted its end
+        2
+    """
+
+    def __init__(self, datasets, backup_dir: str | None = None):
+        super().__init__()
+        datasets = _as_list(datasets)
+        for dataset in datasets:
+            if not callable(getattr(dataset, "set_epoch", None)):
+                raise ValueError(
+                    "Every dataset given to EpochSync needs a `set_epoch(epoch)` method, "
+                    f"like the tasks of keras_hsru.tasks. Received: {dataset!r}"
+                )
+        self.datasets = datasets
+        self.backup_dir = _check_backup_dir(backup_dir)
+        self._states = _EpochStates(self.backup_dir, _SYNC_FILE)
+        self._resumed = False
+
+    def on_train_begin(self, logs=None):
+        self._states.load()
+        self._resumed = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._resumed:
+            self._resumed = True
+            self._states.resume(epoch)
+        _set_epoch(self.datasets, epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._states.record(epoch + 1, None)
 
 
 def _check_lengths(lengths):
@@ -25,7 +163,8 @@ class Curriculum(keras.callbacks.Callback):
 
     At the start of every epoch the callback sets `length` on each of its
     `datasets` (any object with a settable `length`, such as the tasks of
-    `keras_hsru.tasks`; pass the training and the validation task). A stage
+    `keras_hsru.tasks`; pass the training and the validation task), and calls
+    `set_epoch(epoch)` on those that have it, as `EpochSync` does. A stage
     ends after `epochs_per_stage` epochs, or as soon as the monitored metric
     reaches `threshold`, whichever comes first; the last stage lasts until
     training ends. Each epoch's logs, and so the `History`, get
@@ -39,8 +178,13 @@ class Curriculum(keras.callbacks.Callback):
     With `backup_dir` the callback keeps its state (stage and epochs spent in
     it, per epoch) in `backup_dir/curriculum.json`. Give it the directory of
     `keras.callbacks.BackupAndRestore`: a run resumed from a backup at epoch
-    `e` continues in the stage it was in at epoch `e`, and the file goes away
-    with the backup when training completes.
+    `e` continues in the stage it was in at epoch `e`, is fed epoch `e`'s
+    batches, and ends as an uninterrupted run would; the file goes away with
+    the backup when training completes. The file also keeps the state of
+    Python's `random`, with which keras shuffles the batches' order (see
+    `EpochSync`). List the curriculum before `BackupAndRestore` in
+    `callbacks`, so that its state of an epoch is written before the backup
+    of that epoch.
 
     Args:
         datasets: A task or a list of tasks whose `length` the callback sets.
@@ -84,7 +228,7 @@ class Curriculum(keras.callbacks.Callback):
         backup_dir: str | None = None,
     ):
         super().__init__()
-        datasets = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+        datasets = _as_list(datasets)
         for dataset in datasets:
             if not hasattr(dataset, "length"):
                 raise ValueError(
@@ -111,12 +255,7 @@ class Curriculum(keras.callbacks.Callback):
             raise ValueError(f"`monitor` must be a metric name. Received: monitor={monitor!r}")
         check_choice("mode", mode, ("auto", "min", "max"))
         min_epochs_per_stage = check_positive_int("min_epochs_per_stage", min_epochs_per_stage)
-        if backup_dir is not None and (
-            not isinstance(backup_dir, (str, os.PathLike)) or not str(backup_dir)
-        ):
-            raise ValueError(
-                f"`backup_dir` must be a directory path or None. Received: backup_dir={backup_dir!r}"
-            )
+        self.backup_dir = _check_backup_dir(backup_dir)
         self.epochs_per_stage = epochs_per_stage
         self.monitor = monitor
         self.threshold = None if threshold is None else float(threshold)
@@ -124,21 +263,16 @@ class Curriculum(keras.callbacks.Callback):
             mode = "min" if monitor.endswith("loss") else "max"
         self.mode = mode
         self.min_epochs_per_stage = int(min_epochs_per_stage)
-        self.backup_dir = None if backup_dir is None else os.fspath(backup_dir)
         self.stage = 0
         self.epochs_in_stage = 0
-        # State at the start of each epoch, for resuming: {epoch: (stage, epochs_in_stage)}.
-        self._saved_states = {}
+        # State at the start of each epoch, for resuming: {epoch: [stage, epochs_in_stage]}.
+        self._states = _EpochStates(self.backup_dir, _STATE_FILE)
         self._resumed = False
 
     @property
     def length(self) -> int:
         """The sequence length of the current stage."""
         return self.lengths[self.stage]
-
-    @property
-    def _state_path(self):
-        return os.path.join(self.backup_dir, _STATE_FILE)
 
     def on_train_begin(self, logs=None):
         if keras.backend.backend() == "tensorflow" and len(set(self.lengths)) > 1:
@@ -153,19 +287,27 @@ class Curriculum(keras.callbacks.Callback):
                         f"Received: a dataset of {len(dataset)} batch: {dataset!r}"
                     )
         self._resumed = False
-        self._saved_states = {}
-        if self.backup_dir is not None and os.path.exists(self._state_path):
-            with open(self._state_path) as f:
-                self._saved_states = {int(k): tuple(v) for k, v in json.load(f).items()}
+        self._states.load()
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._resumed:
             # The first epoch of this `fit`: at 0 for a new run, later when
             # BackupAndRestore resumed one; take the stage it was in then.
             self._resumed = True
-            if epoch in self._saved_states:
-                self.stage, self.epochs_in_stage = self._saved_states[epoch]
+            saved = self._states.states
+            if saved and epoch > max(saved):
+                raise ValueError(
+                    f"Curriculum resumes at epoch {epoch}, but {self._states.path} holds "
+                    f"its state up to epoch {max(saved)} only: the backup was saved "
+                    "after the curriculum's state, and the run stopped in between. "
+                    "List Curriculum before BackupAndRestore in `callbacks`; to go on, "
+                    "delete the backup directory and start again."
+                )
+            state = self._states.resume(epoch)
+            if state is not None:
+                self.stage, self.epochs_in_stage = state
         self._set_length()
+        _set_epoch(self.datasets, epoch)
 
     def _set_length(self):
         for dataset in self.datasets:
@@ -197,11 +339,7 @@ class Curriculum(keras.callbacks.Callback):
         if advance and self.stage + 1 < len(self.lengths):
             self.stage += 1
             self.epochs_in_stage = 0
-        self._saved_states[epoch + 1] = (self.stage, self.epochs_in_stage)
-        if self.backup_dir is not None:
-            os.makedirs(self.backup_dir, exist_ok=True)
-            with open(self._state_path, "w") as f:
-                json.dump({str(k): list(v) for k, v in self._saved_states.items()}, f)
+        self._states.record(epoch + 1, [self.stage, self.epochs_in_stage])
 
 
-__all__ = ["Curriculum"]
+__all__ = ["Curriculum", "EpochSync"]

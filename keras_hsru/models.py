@@ -14,6 +14,11 @@ class StackedRecurrentModel(keras.Model):
     Subclasses say which recurrent layer to stack (`make_recurrent_layer`).
     The head reads the last output of the last recurrent layer, or, with
     `return_sequences=True`, every step's output.
+
+    `fit` builds the model from its training data when it is not built yet
+    (arrays, tensors, a `PyDataset` such as the tasks, a `tf.data.Dataset`),
+    so that callbacks that need the weights at the start of training
+    (`keras.callbacks.BackupAndRestore`) work on every backend.
     """
 
     def __init__(
@@ -50,6 +55,13 @@ class StackedRecurrentModel(keras.Model):
             shape = layer.compute_output_shape(shape)
         self.head.build(shape)
         self.built = True
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        if not self.built:
+            shape = _input_shape(x)
+            if shape is not None and shape[-1] is not None:
+                self.build((None, None, int(shape[-1])))
+        return super().fit(x, y, *args, **kwargs)
 
     def encode(self, inputs, training=False):
         """The output of the last recurrent layer: the hidden state the head reads."""
@@ -184,6 +196,25 @@ class LSTMBaseline(StackedRecurrentModel):
 
     def make_recurrent_layer(self, return_sequences, name):
         return keras.layers.LSTM(self.units, return_sequences=return_sequences, name=name)
+
+
+def _input_shape(data):
+    """The shape of the inputs in `fit`'s `x`, or None where it cannot be read
+    without consuming data (a Python generator): keras' trainers then build the
+    model from the first batch, as usual."""
+    if isinstance(data, keras.utils.PyDataset):
+        batch = data[0]
+        data = batch[0] if isinstance(batch, (list, tuple)) else batch
+    elif type(data).__module__.startswith("tensorflow") and hasattr(data, "element_spec"):
+        spec = data.element_spec
+        spec = spec[0] if isinstance(spec, (list, tuple)) else spec
+        shape = getattr(spec, "shape", None)
+        return None if shape is None or shape.rank != 3 else tuple(shape)
+    shape = getattr(data, "shape", None)
+    if shape is None:
+        return None
+    shape = tuple(shape)
+    return shape if len(shape) == 3 else None
 
 
 def _stacked_parameter_count(layer_count, units, input_dim, num_layers):

@@ -2,7 +2,10 @@
 
 Each batch is generated from `(seed, epoch, batch index)`, so a run is
 reproducible, no batch repeats across epochs, and the sequence length can be
-changed between epochs (see `keras_hsru.callbacks.Curriculum`).
+changed between epochs (see `keras_hsru.callbacks.Curriculum`). A run resumed
+by `keras.callbacks.BackupAndRestore` draws the batches an uninterrupted run
+would when the tasks follow the training epoch (`SequenceTask.set_epoch`,
+which `Curriculum` and `keras_hsru.callbacks.EpochSync` call).
 """
 
 import keras
@@ -37,6 +40,13 @@ class SequenceTask(keras.utils.PyDataset):
     from the first two batches it peeks at before training; a task with
     `variable_length` answers the second peek (batch 1 asked outside an
     epoch) one step longer, so that the time axis stays variable.
+
+    The task counts epochs itself (`task.epoch`, advanced at the end of each
+    of its epochs), which a new process starts again at 0. A run that can be
+    resumed from a backup sets it from the training epoch instead: pass the
+    task to `keras_hsru.callbacks.Curriculum` or
+    `keras_hsru.callbacks.EpochSync`, which call `set_epoch(epoch)` at the
+    start of every epoch of `fit`.
 
     Args:
         length: Positive integer, the number of time steps of each sequence.
@@ -109,6 +119,17 @@ class SequenceTask(keras.utils.PyDataset):
             # change while training.
             length += 1
         return self.generate(rng, self.batch_size, length)
+
+    def set_epoch(self, epoch: int):
+        """Draws the batches of training epoch `epoch` from now on (a non-negative integer).
+
+        Like `torch.utils.data.DistributedSampler.set_epoch`: the batches of a
+        run depend on the seed and the epoch only, so a run resumed at epoch
+        `e` is fed what an uninterrupted run was fed at `e`.
+        """
+        if not is_integer(epoch) or epoch < 0:
+            raise ValueError(f"`epoch` must be a non-negative integer. Received: epoch={epoch!r}")
+        self.epoch = int(epoch)
 
     def on_epoch_begin(self):
         self._within_epoch = True

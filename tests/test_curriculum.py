@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from keras_hsru import tasks
-from keras_hsru.callbacks import Curriculum
+from keras_hsru.callbacks import Curriculum, EpochSync
 from keras_hsru.models import HSRURNN
 
 
@@ -122,6 +122,24 @@ def test_a_run_resumed_by_backup_and_restore_continues_in_its_stage(tmp_path):
     assert not os.path.exists(backup_dir)  # removed with the backup when training completed
 
 
+def test_a_backup_saved_after_the_curriculum_state_was_lost_fails_clearly(tmp_path):
+    backup_dir = str(tmp_path / "backup")
+
+    def run(extra_callbacks):
+        train = RecordingParity(3, batch_size=8, steps_per_epoch=2, seed=0)
+        curriculum = Curriculum(train, lengths=[3, 5], epochs_per_stage=1, backup_dir=backup_dir)
+        # The wrong order: the backup of an epoch is saved before the
+        # curriculum records its state for the next one.
+        callbacks = [keras.callbacks.BackupAndRestore(backup_dir), *extra_callbacks, curriculum]
+        return make_model().fit(train, epochs=4, callbacks=callbacks, verbose=0)
+
+    # The run dies between the backup of epoch 1 and the curriculum's record.
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run([Interrupt(at_epoch=1)])
+    with pytest.raises(ValueError, match="List Curriculum before BackupAndRestore"):
+        run([])
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -154,3 +172,35 @@ def test_tensorflow_needs_two_batches_per_epoch_to_change_the_length():
 def test_datasets_need_a_length():
     with pytest.raises(ValueError, match="settable `length`"):
         Curriculum([object()], epochs_per_stage=1)
+
+
+def test_epoch_sync_sets_the_epoch_of_its_tasks_at_every_epoch_of_fit():
+    train = RecordingParity(3, batch_size=8, steps_per_epoch=2, seed=0)
+    val = RecordingParity(3, batch_size=8, steps_per_epoch=2, seed=1)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append((train.epoch, val.epoch))
+
+    make_model().fit(
+        train,
+        validation_data=val,
+        epochs=4,
+        initial_epoch=2,
+        callbacks=[EpochSync([train, val]), Record()],
+        verbose=0,
+    )
+    assert seen == [(2, 2), (2, 2), (3, 3), (3, 3)]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: EpochSync([object()]), "set_epoch"),
+        (lambda: EpochSync(tasks.TemporalParity(3), backup_dir=3), "backup_dir=3"),
+    ],
+)
+def test_epoch_sync_validates_its_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

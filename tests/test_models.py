@@ -162,3 +162,38 @@ def test_attentive_hsru_under_mixed_precision(policy, rng):
     # bit, so compare the bulk of the outputs.
     close = np.isclose(numpy(keras.ops.cast(output, "float32")), numpy(expected[0]), atol=0.1)
     assert close.mean() > 0.9
+
+
+def _generator(x, y):
+    while True:
+        yield x, y
+
+
+@pytest.mark.parametrize("data", ["arrays", "task", "tf.data"])
+def test_an_unbuilt_model_trains_under_backup_and_restore(data, tmp_path):
+    # keras' BackupAndRestore needs the weights when training begins, before
+    # keras' TensorFlow trainer would build the model.
+    task = tasks.TemporalParity(6, batch_size=8, steps_per_epoch=2, seed=0)
+    x, y = task[0]
+    if data == "arrays":
+        arguments = {"x": x, "y": y}
+    elif data == "task":
+        arguments = {"x": task}
+    else:
+        tf = pytest.importorskip("tensorflow")
+        arguments = {"x": tf.data.Dataset.from_tensor_slices((x, y)).batch(4)}
+    model = HSRURNN(4)
+    model.compile("adamw", "binary_crossentropy")
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    model.fit(**arguments, epochs=1, callbacks=[backup], verbose=0)
+    assert model.built and model.recurrent_layers[0].cell.input_kernel.shape == (1, 4)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="keras' TensorFlow trainer")
+def test_from_a_python_generator_keras_says_how_to_build(tmp_path):
+    x, y = tasks.TemporalParity(6, batch_size=8, seed=0)[0]
+    model = HSRURNN(4)
+    model.compile("adamw", "binary_crossentropy")
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(ValueError, match="calling it on a batch of data"):
+        model.fit(_generator(x, y), steps_per_epoch=2, epochs=1, callbacks=[backup], verbose=0)

@@ -50,6 +50,17 @@ def test_batches_are_fresh_across_indices_and_epochs_and_reproducible():
         task[3]
 
 
+def test_set_epoch_draws_that_epochs_batches():
+    counted = tasks.TemporalParity(12, batch_size=4, steps_per_epoch=2, seed=3)
+    for _ in range(3):
+        counted.on_epoch_begin()
+        counted.on_epoch_end()
+    told = tasks.TemporalParity(12, batch_size=4, steps_per_epoch=2, seed=3)
+    told.set_epoch(3)
+    assert told.epoch == counted.epoch == 3
+    np.testing.assert_array_equal(told[1][0], counted[1][0])
+
+
 def test_length_is_settable_and_sample_draws_fresh_test_sets():
     task = tasks.TemporalParity(10, seed=0)
     task.length = 25
@@ -78,6 +89,8 @@ def test_length_is_settable_and_sample_draws_fresh_test_sets():
         (lambda: setattr(tasks.TemporalParity(10), "length", 0.5), "length=0.5"),
         (lambda: tasks.TemporalParity(10).sample(0), "count=0"),
         (lambda: tasks.TemporalParity(10)["a"], "index='a'"),
+        (lambda: tasks.TemporalParity(10).set_epoch(-1), "epoch=-1"),
+        (lambda: tasks.TemporalParity(10).set_epoch(1.5), "epoch=1.5"),
     ],
 )
 def test_invalid_arguments_raise_value_errors_naming_the_value(make, message):
