@@ -363,6 +363,12 @@ class HSRU(keras.layers.RNN):
 
     def _check_call_arguments(self, sequences, initial_state, mask):
         """Raises a ValueError naming the shape where a call argument cannot fit."""
+        dtype = keras.backend.standardize_dtype(sequences.dtype)
+        if not dtype.startswith(("float", "bfloat", "int", "uint", "bool")):
+            raise ValueError(
+                "`sequences` must hold numbers (cast to the compute dtype) or booleans. "
+                f"Received: sequences.dtype={dtype}"
+            )
         batch, length = sequences.shape[0], sequences.shape[1]
         if length == 0:
             raise ValueError(
@@ -447,6 +453,10 @@ class HSRU(keras.layers.RNN):
         """`(last_output, outputs, states)` of `sequences` under a (batch, time) mask."""
         cell = self.cell
         initial_potential, initial_memory = initial_states
+        # What a masked step holds is never read, as in keras' RNN loop: zeroed
+        # before the projection, a NaN or inf in padding reaches neither the
+        # outputs nor the gradients (0 * NaN would be NaN).
+        sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
         # A masked step is the identity: decay 1, no input, no spike.
         step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
         decay = cell.decay() * step + (1 - step)
