@@ -3,6 +3,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import keras_hsru
 
@@ -19,6 +20,19 @@ elif BACKEND == "tensorflow":
     import tensorflow as tf
 
     tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
+# Property tests (tests/test_properties.py): CI runs a small fixed set of examples
+# (derandomized, so a run is reproducible); HYPOTHESIS_PROFILE=thorough explores.
+# Neither writes hypothesis' example database into the repository.
+_HYPOTHESIS = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+}
+settings.register_profile("ci", max_examples=20, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("thorough", max_examples=400, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
