@@ -10,22 +10,8 @@ import pytest
 
 import keras_hsru
 from tests.conftest import BACKEND
+from tests.support.backend_utils import on_gpu
 from tests.support.helpers import draw_problem, numpy
-
-
-def on_gpu():
-    if BACKEND == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    if BACKEND == "jax":
-        import jax
-
-        return jax.default_backend() == "gpu"
-    import tensorflow as tf
-
-    return bool(tf.config.list_logical_devices("GPU"))
-
 
 pytestmark = pytest.mark.skipif(not on_gpu(), reason="needs a GPU")
 
@@ -54,3 +40,17 @@ def test_torch_chunked_scan_equals_the_doubling_scan_on_cuda(reverse):
     chunked = _torch._scan_sequence(decay, inputs, reverse)
     doubling = _torch._scan(decay, inputs, reverse)
     torch.testing.assert_close(chunked, doubling, rtol=1e-4, atol=1e-4)
+
+
+def test_two_identical_train_runs_give_identical_weights_with_the_frameworks_switches():
+    # A fresh process: the switches are read when the framework starts
+    # (tests/support/determinism.py; the user guide's "Determinism").
+    import json
+
+    from tests.support.scripts import run_script
+
+    process = run_script(
+        "tests/support/determinism.py", ['{"units": 256, "length": 1024}'], capture=True
+    )
+    result = json.loads(process.stdout.strip().splitlines()[-1])
+    assert result["equal"], result

@@ -79,3 +79,18 @@ def fused_kernels_run_here():
     import jax
 
     return jax.default_backend() in ("cpu", "gpu")
+
+
+def on_gpu():
+    """Whether the active backend computes on a GPU in this session."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
