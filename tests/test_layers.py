@@ -252,3 +252,24 @@ def test_fit_lowers_loss(kind):
     history = model.fit(x, y, batch_size=32, epochs=6, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize("implementation", ["auto", "scan"])
+def test_leading_masked_steps_emit_the_initial_output_where_keras_loop_differs(implementation, rng):
+    # HSRU emits the initial output y before a row's first unmasked step on every
+    # backend. keras' own loop emits it on JAX and zeros on TensorFlow and torch:
+    # keras' LSTM, the control, does the same with its initial h.
+    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    mask = np.array([[False, False, True, True], [True] * 4])
+    y0 = np.full((2, 5), 0.5, np.float32)
+    states = [y0, np.zeros((2, 5), np.float32), np.zeros((2, 5), np.float32)]
+    hsru = keras_hsru.HSRU(5, return_sequences=True, implementation=implementation)
+    np.testing.assert_array_equal(numpy(hsru(x, initial_state=states, mask=mask))[0, :2], 0.5)
+
+    lstm = keras.layers.LSTM(5, return_sequences=True)
+    lstm_outputs = numpy(lstm(x, initial_state=[y0, states[1]], mask=mask))[0, :2]
+    loop = keras.layers.RNN(keras_hsru.HSRUCell(5), return_sequences=True)
+    loop_outputs = numpy(loop(x, initial_state=states, mask=mask))[0, :2]
+    keras_emits = 0.5 if keras.backend.backend() == "jax" else 0.0
+    np.testing.assert_array_equal(lstm_outputs, keras_emits)
+    np.testing.assert_array_equal(loop_outputs, keras_emits)
