@@ -12,18 +12,31 @@ models trained at L <= 60 are then tested at far longer lengths.
     KERAS_BACKEND=jax python examples/temporal_parity.py --full   # LR sweep, 10 seeds, up to L=100,000
     KERAS_BACKEND=torch python examples/temporal_parity.py --quick  # a smoke run
 
+With `--backup-dir DIR` every training run keeps a backup (BackupAndRestore,
+the curriculum's state, the whole history): a killed run, started again with
+the same command, skips the runs that finished and resumes the unfinished one
+where its last epoch ended, to the results of an uninterrupted run.
+
 Without `--full` the learning rates are the ones the `--full` sweep chose
 (`LEARNING_RATES` below; the docs' "Reproducing the paper" shows the sweep).
 """
 
 import argparse
+import os
 import time
 
 import keras
 import numpy as np
-from _outputs import add_output_arguments, output_file, write_json
+from _outputs import (
+    KeptHistory,
+    add_backup_argument,
+    add_output_arguments,
+    output_file,
+    resumable_run,
+    write_json,
+)
 
-from keras_hsru.callbacks import Curriculum
+from keras_hsru.callbacks import BackupAndRestore, Curriculum
 from keras_hsru.models import HSRURNN, LSTMBaseline, comparable_lstm_units
 from keras_hsru.tasks import TemporalParity
 
@@ -44,10 +57,10 @@ def build_model(kind, units, layer_arguments=None):
 class StageEndTest(keras.callbacks.Callback):
     """Tests on fresh sequences at the end of each curriculum stage (runs after Curriculum)."""
 
-    def __init__(self, curriculum, task, count, epochs):
+    def __init__(self, curriculum, task, count, epochs, results):
         super().__init__()
         self.curriculum, self.task, self.count, self.epochs = curriculum, task, count, epochs
-        self.results = {}
+        self.results = results  # {length: accuracy}; kept across a resume by KeptHistory
 
     def on_epoch_end(self, epoch, logs=None):
         stage = logs["curriculum_stage"]
@@ -57,11 +70,12 @@ class StageEndTest(keras.callbacks.Callback):
             self.results[length] = metrics["accuracy"]
 
 
-def train(kind, learning_rate, seed, args, layer_arguments=None):
+def train(kind, learning_rate, seed, args, layer_arguments=None, backup_dir=None):
     """Trains one model through the curriculum; returns (model, test task, run record).
 
     `args` needs `units`, `lengths`, `steps` (per epoch), `epochs_per_stage`
-    and `test_count`; `layer_arguments` go to the HSRU layers.
+    and `test_count`; `layer_arguments` go to the HSRU layers. With
+    `backup_dir` the run backs itself up there, and resumes from it.
     """
     keras.utils.set_random_seed(seed)
     model = build_model(kind, args.units, layer_arguments)
@@ -75,24 +89,33 @@ def train(kind, learning_rate, seed, args, layer_arguments=None):
     val = TemporalParity(lengths[0], batch_size=64, steps_per_epoch=4, seed=seed + 10_000)
     test = TemporalParity(lengths[0], seed=seed + 20_000)
     epochs = args.epochs_per_stage * len(lengths)
-    curriculum = Curriculum([task, val], lengths=lengths, epochs_per_stage=args.epochs_per_stage)
-    stage_end = StageEndTest(curriculum, test, args.test_count, epochs)
+    curriculum = Curriculum(
+        [task, val],
+        lengths=lengths,
+        epochs_per_stage=args.epochs_per_stage,
+        backup_dir=backup_dir,
+    )
+    kept = KeptHistory(os.path.join(backup_dir or "", "history.json"))
+    stage_end = StageEndTest(curriculum, test, args.test_count, epochs, kept.extra)
+    callbacks = [curriculum, stage_end]
+    if backup_dir is not None:
+        callbacks += [kept, BackupAndRestore(backup_dir)]
     start = time.perf_counter()
-    history = model.fit(
-        task, validation_data=val, epochs=epochs, callbacks=[curriculum, stage_end], verbose=0
-    ).history
-    seconds = time.perf_counter() - start
+    fitted = model.fit(task, validation_data=val, epochs=epochs, callbacks=callbacks, verbose=0)
+    history = fitted.history if backup_dir is None else kept.history
+    seconds = time.perf_counter() - start if backup_dir is None else kept.seconds
     best = {}
     for length, accuracy in zip(history["sequence_length"], history["val_accuracy"]):
+        length = int(length)
         best[length] = max(best.get(length, 0.0), accuracy)
     return (
         model,
         test,
         {
             "val_accuracy": history["val_accuracy"],
-            "sequence_length": history["sequence_length"],
+            "sequence_length": [int(length) for length in history["sequence_length"]],
             "best_val_accuracy": best,
-            "test_accuracy": stage_end.results,
+            "test_accuracy": dict(stage_end.results),
             "train_seconds": seconds,
         },
     )
@@ -107,7 +130,16 @@ def sweep(kind, args):
     """
     scores = {}
     for learning_rate in SWEEP:
-        runs = [train(kind, learning_rate, seed, args)[2] for seed in SWEEP_SEEDS]
+        runs = [
+            resumable_run(
+                args,
+                f"{run_key(args)}-sweep-{kind}-lr{learning_rate:g}-seed{seed}",
+                lambda backup, seed=seed, rate=learning_rate: train(
+                    kind, rate, seed, args, backup_dir=backup
+                )[2],
+            )
+            for seed in SWEEP_SEEDS
+        ]
         last_stage = [
             accuracy
             for run in runs
@@ -122,6 +154,13 @@ def sweep(kind, args):
             flush=True,
         )
     return max(SWEEP, key=lambda lr: scores[lr]), scores
+
+
+def run_key(args):
+    """What a kept run's result depends on besides model, rate and seed: a backup
+    directory reused with other settings trains again instead of reusing it."""
+    lengths = "x".join(str(length) for length in args.lengths)
+    return f"u{args.units}-L{lengths}-steps{args.steps}-e{args.epochs_per_stage}-t{args.test_count}"
 
 
 def summarize(values):
@@ -162,6 +201,7 @@ def main():
     parser.add_argument("--seeds", type=int, help="seeds per model (default 3, 10 with --full)")
     parser.add_argument("--units", type=int, default=16)
     add_output_arguments(parser)
+    add_backup_argument(parser)
     args = parser.parse_args()
     args.lengths = [10, 30, 60]
     args.steps, args.epochs_per_stage, args.test_count = 100, 3, 10_000
@@ -184,20 +224,30 @@ def main():
     for kind in MODELS:
         results[kind] = []
         for seed in range(seeds):
-            model, test, run = train(kind, learning_rates[kind], seed, args)
+
+            def run_seed(backup, kind=kind, seed=seed):
+                model, test, run = train(kind, learning_rates[kind], seed, args, backup_dir=backup)
+                if kind == "hsru":
+                    run["generalized"] = {
+                        length: test.evaluate(
+                            model, count, length=length, chunk_size=100, seed=seed
+                        )["accuracy"]
+                        for length, count in generalization.items()
+                    }
+                return run
+
+            key = f"{run_key(args)}-{kind}-lr{learning_rates[kind]:g}-seed{seed}"
+            key += "-test" + "x".join(f"{n}_{c}" for n, c in generalization.items())
+            run = resumable_run(args, key, run_seed)
             results[kind].append(run)
             line = ", ".join(f"L={k}: {v:.4f}" for k, v in run["test_accuracy"].items())
             print(
                 f"{LABELS[kind]} seed {seed}: test {line} ({run['train_seconds']:.0f} s)",
                 flush=True,
             )
-            if kind == "hsru":
-                for length, count in generalization.items():
-                    accuracy = test.evaluate(model, count, length=length, chunk_size=100, seed=seed)
-                    generalized.setdefault(length, []).append(accuracy["accuracy"])
-                    print(
-                        f"  HSRU seed {seed} at L={length}: {accuracy['accuracy']:.4f}", flush=True
-                    )
+            for length, accuracy in run.get("generalized", {}).items():
+                generalized.setdefault(length, []).append(accuracy)
+                print(f"  HSRU seed {seed} at L={length}: {accuracy:.4f}", flush=True)
 
     final = args.lengths[-1]
     print(f"\nTable 1 (best validation accuracy per stage, mean / worst over {seeds} seeds)")

@@ -1,9 +1,11 @@
 """Callbacks for training on the tasks: `Curriculum` (short sequences first, then longer
-ones, inside one `model.fit`) and `EpochSync` (the tasks follow the training epoch)."""
+ones, inside one `model.fit`), `EpochSync` (the tasks follow the training epoch) and
+`BackupAndRestore` (keras' callback, with a backup written whole or not at all)."""
 
 import json
 import os
 import random
+import shutil
 import warnings
 
 import keras
@@ -342,4 +344,86 @@ class Curriculum(keras.callbacks.Callback):
         self._states.record(epoch + 1, [self.stage, self.epochs_in_stage])
 
 
-__all__ = ["Curriculum", "EpochSync"]
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """keras' `BackupAndRestore`, whose backup is written whole or not at all.
+
+    keras' callback writes the weights, then the epoch they belong to, over
+    the previous backup. A process killed while it writes the weights leaves a
+    file that cannot be read (the restart fails); killed between the two
+    writes, it leaves new weights beside the old epoch, and the restart trains
+    that epoch a second time without a word. This one writes both to
+    temporary files, then renames them into place, weights first; a restart
+    finishes or discards an interrupted rename, so every restart resumes from
+    the last complete backup. Arguments, files and behaviour are otherwise
+    keras' (a local `backup_dir`; other file systems get keras' own writes).
+
+    Args:
+        backup_dir: A directory for the backup (shared with `Curriculum` and
+            `EpochSync` through their `backup_dir`).
+        save_freq: As in keras: `"epoch"` (default; the one to use for an
+            exact resume), or every `save_freq` batches.
+        double_checkpoint: As in keras.
+        delete_checkpoint: As in keras: remove the backup when training
+            completes. Default: `True`.
+
+    Examples:
+        >>> import tempfile
+        >>> train = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
+        >>> model = keras_hsru.models.HSRURNN(4)
+        >>> model.compile("adamw", "binary_crossentropy")
+        >>> backup = keras_hsru.callbacks.BackupAndRestore(tempfile.mkdtemp())
+        >>> _ = model.fit(train, epochs=2, callbacks=[backup], verbose=0)
+    """
+
+    def _local(self):
+        return "://" not in str(self.backup_dir)
+
+    def _partial(self, path):
+        # keras' save_weights needs a name that ends in ".weights.h5".
+        if path.endswith(".weights.h5"):
+            return path[: -len(".weights.h5")] + ".partial.weights.h5"
+        return path + ".partial"
+
+    def _finish_interrupted_save(self):
+        """Completes or discards a save that a killed process left half done."""
+        weights_partial = self._partial(self._weights_path)
+        metadata_partial = self._partial(self._training_metadata_path)
+        if os.path.exists(weights_partial):
+            # Killed before the weights were renamed: the previous backup stands.
+            os.remove(weights_partial)
+            if os.path.exists(metadata_partial):
+                os.remove(metadata_partial)
+        elif os.path.exists(metadata_partial):
+            # Killed between the renames: the new weights are in place, the
+            # metadata that belongs to them is complete beside them.
+            os.replace(metadata_partial, self._training_metadata_path)
+
+    def on_train_begin(self, logs=None):
+        if self._local() and os.path.isdir(self.backup_dir):
+            self._finish_interrupted_save()
+        super().on_train_begin(logs)
+
+    def _save_model(self):
+        if not self._local():
+            return super()._save_model()
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._weights_path):
+            # keras' previous pair, kept for its own fallback.
+            for path, previous in (
+                (self._weights_path, self._prev_weights_path),
+                (self._training_metadata_path, self._prev_training_metadata_path),
+            ):
+                if os.path.exists(path):
+                    shutil.copyfile(path, previous)
+        weights_partial = self._partial(self._weights_path)
+        metadata_partial = self._partial(self._training_metadata_path)
+        self.model.save_weights(filepath=weights_partial, overwrite=True)
+        with open(metadata_partial, "w") as f:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(weights_partial, self._weights_path)
+        os.replace(metadata_partial, self._training_metadata_path)
+
+
+__all__ = ["BackupAndRestore", "Curriculum", "EpochSync"]

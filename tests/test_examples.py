@@ -2,6 +2,10 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -15,10 +19,20 @@ EXAMPLES = sorted(
 )
 
 
-@pytest.mark.parametrize("script", EXAMPLES)
+def run_quick_mode(script, directory):
+    """Runs `script --quick` in `directory` with the default outputs; returns its result."""
+    run_script(os.path.join("examples", script), ["--quick"], cwd=directory)
+    return check_outputs(directory)
+
+
+@pytest.mark.parametrize("script", [e for e in EXAMPLES if e != "temporal_parity.py"])
 def test_example_quick_mode_writes_to_outputs(script, tmp_path):
+    # (temporal_parity.py's runs in the resume test below.)
+    run_quick_mode(script, tmp_path)
+
+
+def check_outputs(tmp_path):
     # No output arguments: the defaults, relative to the working directory.
-    run_script(os.path.join("examples", script), ["--quick"], cwd=tmp_path)
     assert os.listdir(tmp_path) == ["outputs"]
     written = sorted(os.listdir(tmp_path / "outputs"))
     results = [name for name in written if name.endswith(".json")]
@@ -30,6 +44,7 @@ def test_example_quick_mode_writes_to_outputs(script, tmp_path):
         assert figure.parent == tmp_path / "outputs", result["figure"]
         with open(figure, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    return result
 
 
 def test_example_json_argument_overrides_the_default_path(tmp_path):
@@ -39,3 +54,53 @@ def test_example_json_argument_overrides_the_default_path(tmp_path):
         ["--quick", "--json", str(out), "--output-dir", str(tmp_path / "unused")],
     )
     assert json.loads(out.read_text())["test_sequences"] == 2000
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in ("train_seconds",)}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def test_temporal_parity_killed_mid_run_resumes_from_its_backup_to_the_same_results(tmp_path):
+    script = os.path.join(ROOT, "examples", "temporal_parity.py")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+
+    def command(name):
+        return [
+            sys.executable,
+            script,
+            "--quick",
+            "--backup-dir",
+            str(tmp_path / f"{name}-backup"),
+            "--json",
+            str(tmp_path / f"{name}.json"),
+            "--output-dir",
+            str(tmp_path / "figures"),
+        ]
+
+    # The uninterrupted run: quick mode with the default outputs, no backup.
+    (tmp_path / "uninterrupted").mkdir()
+    uninterrupted = run_quick_mode("temporal_parity.py", tmp_path / "uninterrupted")
+
+    # Killed once a run has finished and the next one has backed up an epoch.
+    process = subprocess.Popen(command("killed"), env=env, stdout=subprocess.DEVNULL)
+    backup = tmp_path / "killed-backup"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        finished = list(backup.glob("*.json")) if backup.exists() else []
+        started = [d for d in backup.glob("*") if (d / "history.json").exists()]
+        if finished and started:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert process.wait(timeout=60) == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (tmp_path / "killed.json").exists()
+
+    subprocess.run(command("killed"), env=env, check=True, capture_output=True, timeout=600)
+    resumed = json.loads((tmp_path / "killed.json").read_text())
+    for result in (resumed, uninterrupted):
+        del result["figure"]
+    assert _without_timings(resumed) == _without_timings(uninterrupted)

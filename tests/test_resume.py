@@ -1,7 +1,8 @@
-"""A curriculum run killed with SIGKILL mid-epoch and restarted with the same command ends
+"""A curriculum run killed with SIGKILL at any point and restarted with the same command ends
 exactly where an uninterrupted run does: weights, history, stage, checkpoint.
 
-Each run is a fresh process (tests/support/resume_run.py), as after a crash.
+Each run is a fresh process (tests/support/resume_run.py: three epochs, one
+per curriculum stage, four batches each), as after a crash.
 """
 
 import json
@@ -15,72 +16,92 @@ from tests.support.scripts import run_script
 SCRIPT = "tests/support/resume_run.py"
 
 
-def run(directory, out=None, kill=None, epoch_sync=False):
-    arguments = ["--dir", str(directory)] + (["--epoch-sync"] if epoch_sync else [])
+def run(directory, out=None, arguments=()):
+    arguments = ["--dir", str(directory), *arguments]
     if out is not None:
         arguments += ["--out", str(out)]
-    if kill is not None:
-        arguments += ["--kill-epoch", str(kill[0]), "--kill-batch", str(kill[1])]
     return run_script(SCRIPT, arguments, check=False, capture=True)
 
 
-def completed(directory, out, **kwargs):
-    process = run(directory, out, **kwargs)
+def completed(directory, arguments=()):
+    out = directory / "result.json"
+    process = run(directory, out, arguments)
     assert process.returncode == 0, process.stderr[-3000:]
     with open(out) as f:
         return json.load(f)
 
 
-def killed(directory, kill, **kwargs):
-    process = run(directory, kill=kill, **kwargs)
+def killed(directory, arguments):
+    process = run(directory, arguments=arguments)
     assert process.returncode == -signal.SIGKILL, (process.returncode, process.stderr[-3000:])
+
+
+def mid_epoch(epoch, batch):
+    return ["--kill-epoch", str(epoch), "--kill-batch", str(batch)]
+
+
+def in_backup(where, number):
+    return ["--kill-in-save", where, "--kill-save", str(number)]
+
+
+def assert_same_weights(got, want):
+    for a, b in zip(got["weights"], want["weights"]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("uninterrupted")
-    return completed(directory, directory / "result.json")
+    return completed(tmp_path_factory.mktemp("uninterrupted"))
 
 
-def test_a_run_killed_twice_mid_epoch_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path):
-    # Killed in epoch 2 (the first of stage 1, after one stage change) and again
-    # in epoch 5 (the last stage), each time after a batch of the epoch trained.
-    killed(tmp_path, kill=(2, 1))
-    killed(tmp_path, kill=(5, 2))
-    resumed = completed(tmp_path, tmp_path / "result.json")
+def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path):
+    # Each process is killed at another point; the next one starts with the
+    # same command and resumes from whatever the last one left.
+    killed(tmp_path, mid_epoch(0, 1))  # before the first backup: starts again
+    killed(tmp_path, in_backup("weights", 1))  # the first backup half written
+    killed(tmp_path, in_backup("renames", 2))  # epoch 1's backup between its renames
+    killed(tmp_path, mid_epoch(2, 1))  # in the last stage
+    killed(tmp_path, in_backup("between", 1))  # epoch 2's weights written, not renamed
+    resumed = completed(tmp_path)
 
-    for got, want in zip(resumed["weights"], uninterrupted["weights"]):
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    assert resumed["iterations"] == uninterrupted["iterations"] == 6 * 4
+    assert_same_weights(resumed, uninterrupted)
+    assert resumed["iterations"] == uninterrupted["iterations"] == 3 * 4
     assert resumed["stage"] == uninterrupted["stage"] == 2
-    # The last process trained epoch 5 only; its History is that epoch of the
+    # The last process trained epoch 2 only; its History is that epoch of the
     # uninterrupted run's, and the CSV log appended across processes is all of it.
-    assert resumed["epochs_run"] == [5]
+    # An epoch logged and then killed in its backup was trained and logged again,
+    # with the same values.
+    assert resumed["epochs_run"] == [2]
     for name, values in resumed["history"].items():
-        assert values == uninterrupted["history"][name][5:], name
-    assert resumed["csv_history"] == uninterrupted["csv_history"]
-    assert [row["sequence_length"] for row in resumed["csv_history"]] == [
-        "5", "5", "9", "9", "13", "13"
-    ]  # fmt: skip
+        assert values == uninterrupted["history"][name][2:], name
+    rows = {}
+    for row in resumed["csv_history"]:
+        assert rows.setdefault(row["epoch"], row) == row
+    assert list(rows.values()) == uninterrupted["csv_history"]
+    assert [row["sequence_length"] for row in rows.values()] == ["5", "9", "13"]
     assert resumed["checkpoint_matches"] and uninterrupted["checkpoint_matches"]
-    # The tasks followed the training epoch: the last process drew epoch 5's
+    # The tasks followed the training epoch: the last process drew epoch 2's
     # batches (and counted its end), not its own first epoch's.
-    assert resumed["train_epoch"] == uninterrupted["train_epoch"] == 6
-
-
-def test_a_run_killed_before_its_first_backup_starts_again_from_scratch(uninterrupted, tmp_path):
-    killed(tmp_path, kill=(0, 2))
-    resumed = completed(tmp_path, tmp_path / "result.json")
-    for got, want in zip(resumed["weights"], uninterrupted["weights"]):
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    assert resumed["epochs_run"] == list(range(6))
+    assert resumed["train_epoch"] == uninterrupted["train_epoch"] == 3
 
 
 def test_without_a_curriculum_epoch_sync_makes_the_resume_exact(tmp_path):
-    uninterrupted = completed(tmp_path / "a", tmp_path / "a.json", epoch_sync=True)
-    killed(tmp_path / "b", kill=(3, 0), epoch_sync=True)
-    resumed = completed(tmp_path / "b", tmp_path / "b.json", epoch_sync=True)
-    for got, want in zip(resumed["weights"], uninterrupted["weights"]):
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    assert resumed["epochs_run"] == [3, 4, 5]
+    uninterrupted = completed(tmp_path / "a", ["--epoch-sync"])
+    killed(tmp_path / "b", ["--epoch-sync", *mid_epoch(1, 0)])
+    resumed = completed(tmp_path / "b", ["--epoch-sync"])
+    assert_same_weights(resumed, uninterrupted)
+    assert resumed["epochs_run"] == [1, 2]
     assert resumed["csv_history"] == uninterrupted["csv_history"]
+
+
+def test_keras_own_backup_killed_between_its_writes_trains_an_epoch_twice(uninterrupted, tmp_path):
+    # The control, keras' BackupAndRestore: killed after it wrote epoch 1's
+    # weights and before the epoch they belong to, the restart trains epoch 1
+    # again from epoch 1's weights, and ends elsewhere without a word.
+    killed(tmp_path, ["--keras-backup", *in_backup("between", 2)])
+    twice = completed(tmp_path, ["--keras-backup"])
+    assert twice["iterations"] == uninterrupted["iterations"] + 4  # epoch 1's batches again
+    assert any(
+        not np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(twice["weights"], uninterrupted["weights"])
+    )
