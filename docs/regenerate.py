@@ -108,6 +108,7 @@ RUNS = {
         (f"streaming-{backend}", backend, ["examples/streaming.py"])
         for backend in ("jax", "tensorflow", "torch")
     ],
+    "monitoring": [("spike_raster", "jax", ["examples/spike_raster.py"])],
     "algorithms": [],
 }  # fmt: skip
 

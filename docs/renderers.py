@@ -373,6 +373,34 @@ def render_deploy(load, write, figure):
     )
 
 
+def render_monitoring(load, write, figure):
+    run = load("spike_raster")
+    history = run["history"]
+    rows = [
+        [
+            epoch + 1,
+            length,
+            percent(history["val_accuracy"][epoch]),
+            f"{history['recurrent_0/spike_rate'][epoch]:.3f}",
+            f"{history['recurrent_0/memory_rate'][epoch]:.3f}",
+        ]
+        for epoch, length in enumerate(history["sequence_length"])
+    ]
+    write(
+        "spike-rates.md",
+        table(["epoch", "sequence length", "val accuracy", "spike rate", "memory rate"], rows)
+        + f"\nTest accuracy at L={run['test_length']} (1,000 sequences): "
+        f"{percent(run['test_accuracy'])}; the answer after each prefix of the drawn sequence "
+        f"is its parity at {percent(run['prefix_answers_correct'])} of its "
+        f"{run['test_length']} steps. On it, {len(run['clock_units'])} of the "
+        f"{run['units']} units fire at 95% of the steps or more (clocks: units "
+        f"{', '.join(map(str, run['clock_units'])) or 'none'}), and "
+        f"{len(run['counter_units'])} fire at the input's ones, or at its zeros, at 95% of "
+        f"the steps or more (counters: units {', '.join(map(str, run['counter_units'])) or 'none'}).\n",
+    )
+    figure("spike_raster", "spike-raster.png")
+
+
 def render_algorithms(load, write, figure):
     pass  # docs/generated/algorithms.md is written for every page
 
@@ -382,6 +410,7 @@ RENDERERS = {
     "performance": render_performance,
     "performance-gpu": render_performance_gpu,
     "deploy": render_deploy,
+    "monitoring": render_monitoring,
     "algorithms": render_algorithms,
 }
 

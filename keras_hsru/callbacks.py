@@ -1,6 +1,7 @@
-"""Callbacks for training on the tasks: `Curriculum` (short sequences first, then longer
-ones, inside one `model.fit`), `EpochSync` (the tasks follow the training epoch) and
-`BackupAndRestore` (keras' callback, with a backup written whole or not at all)."""
+"""Callbacks: `Curriculum` (short sequences first, then longer ones, inside one
+`model.fit`), `EpochSync` (the tasks follow the training epoch), `BackupAndRestore`
+(keras' callback, with a backup written whole or not at all) and `SpikeMonitor` (how
+often the units fire and what the memory holds, in the epoch's logs)."""
 
 import json
 import os
@@ -11,6 +12,7 @@ import warnings
 import keras
 
 from keras_hsru._validation import check_choice, check_positive_int, is_integer, is_real
+from keras_hsru.layers import HSRU, HSRUCell
 
 _STATE_FILE = "curriculum.json"
 _SYNC_FILE = "epoch_sync.json"
@@ -426,4 +428,143 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         os.replace(metadata_partial, self._training_metadata_path)
 
 
-__all__ = ["BackupAndRestore", "Curriculum", "EpochSync"]
+def hsru_layers(model) -> list:
+    """The HSRU-family layers in `model`, nested ones included: `HSRU`,
+    `AttentiveHSRU`, and `keras.layers.RNN` over an `HSRUCell` (or its subclasses)."""
+    found = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, HSRU) or (
+            isinstance(layer, keras.layers.RNN) and isinstance(layer.cell, HSRUCell)
+        ):
+            found.append(layer)
+    return found
+
+
+def _activity(layer, sequences, initial_state, mask):
+    if isinstance(layer, HSRU):
+        return layer.spike_activity(sequences, initial_state=initial_state, mask=mask)
+    if initial_state is None and layer.stateful and layer.states is not None:
+        initial_state = list(layer.states)
+    return layer.cell.spike_activity(
+        sequences, initial_state=initial_state, mask=mask, go_backwards=layer.go_backwards
+    )
+
+
+def _rates(activity, mask, go_backwards):
+    """(spike rate, memory rate): fractions of the unit-steps that are not masked."""
+    ops = keras.ops
+    spikes, memory = activity["spikes"], activity["memory"]
+    units = spikes.shape[-1]
+    if mask is None:
+        count = ops.cast(ops.size(spikes), "float32")
+        valid = 1.0
+    else:
+        mask = ops.convert_to_tensor(mask)
+        mask = ops.flip(mask, axis=1) if go_backwards else mask
+        valid = ops.expand_dims(ops.cast(mask, "float32"), -1)
+        count = ops.sum(valid) * units
+    spike_rate = ops.sum(spikes * valid) / ops.maximum(count, 1.0)
+    memory_rate = ops.sum(ops.cast(memory != 0, "float32") * valid) / ops.maximum(count, 1.0)
+    return float(ops.convert_to_numpy(spike_rate)), float(ops.convert_to_numpy(memory_rate))
+
+
+class SpikeMonitor(keras.callbacks.Callback):
+    """Logs how often the units fire and how often the memory is set, for every HSRU layer.
+
+    At the end of every `every` epochs the callback runs the model on `data`
+    (without training) and adds, for each HSRU-family layer of the model
+    (`HSRU`, `AttentiveHSRU`, `keras.layers.RNN` over an `HSRUCell`, nested
+    and stacked ones included), to that epoch's logs:
+
+    - `<layer name>/spike_rate`: the fraction of unit-steps with a spike.
+      With the XOR memory it is also the rate at which `D` flips.
+    - `<layer name>/memory_rate`: the fraction of unit-steps where `D` is
+      not 0.
+
+    Masked steps do not count. The values then appear in the `History`, the
+    progress bar, and TensorBoard through `keras.callbacks.TensorBoard`
+    (list the monitor before it). Each layer's values are computed from the
+    input the layer receives in the model, by `HSRUCell.spike_activity`;
+    stateful layers start from their states and keep them. Training itself
+    is unchanged: the monitor adds one forward pass on `data` per logged
+    epoch, and nothing when it is not used.
+
+    Args:
+        data: Inputs to run the model on: an array or tensor, or a tuple
+            `(inputs, targets)` whose inputs are taken (a batch of a task).
+        every: Positive integer; logs at the end of every `every` epochs
+            (epochs in between have no such entries). Default: `1`.
+        mask: Optional boolean `(batch, time)` mask passed to the model as
+            its `mask` argument, for models whose `call` takes one.
+
+    Examples:
+        >>> task = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
+        >>> model = keras_hsru.models.HSRURNN(4)
+        >>> model.compile("adamw", "binary_crossentropy")
+        >>> monitor = keras_hsru.callbacks.SpikeMonitor(task[0])
+        >>> history = model.fit(task, epochs=2, callbacks=[monitor], verbose=0)
+        >>> sorted(name for name in history.history if "/" in name)
+        ['recurrent_0/memory_rate', 'recurrent_0/spike_rate']
+    """
+
+    def __init__(self, data, every: int = 1, mask=None):
+        super().__init__()
+        if isinstance(data, (list, tuple)):
+            if not data:
+                raise ValueError(
+                    f"`data` must be inputs or an (inputs, targets) batch. Received: data={data!r}"
+                )
+            data = data[0]
+        if not hasattr(data, "shape") or len(data.shape) < 2:
+            raise ValueError(
+                "`data` must be an array or tensor of inputs, or an (inputs, targets) batch. "
+                f"Received: data of type {type(data).__name__}"
+            )
+        self.data = data
+        self.every = check_positive_int("every", every)
+        self.mask = mask
+
+    def spike_statistics(self) -> dict:
+        """`{"<layer name>/spike_rate": ..., "<layer name>/memory_rate": ...}` on `data` now."""
+        layers = hsru_layers(self.model)
+        if not layers:
+            raise ValueError(
+                "SpikeMonitor found no HSRU layer (HSRU, AttentiveHSRU, or RNN over an "
+                f"HSRUCell) in the model. Received: model {self.model.name!r}"
+            )
+        statistics, originals = {}, {}
+
+        def recording(layer, call):
+            def call_and_record(sequences, initial_state=None, mask=None, training=False):
+                activity = _activity(layer, sequences, initial_state, mask)
+                spike_rate, memory_rate = _rates(activity, mask, layer.go_backwards)
+                statistics[f"{layer.name}/spike_rate"] = spike_rate
+                statistics[f"{layer.name}/memory_rate"] = memory_rate
+                return call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+            return call_and_record
+
+        stateful = [layer for layer in layers if layer.stateful and layer.states is not None]
+        saved_states = {
+            id(layer): [keras.ops.copy(state.value) for state in layer.states] for layer in stateful
+        }
+        try:
+            for layer in layers:
+                originals[id(layer)] = layer.call
+                layer.call = recording(layer, layer.call)
+            arguments = {} if self.mask is None else {"mask": self.mask}
+            self.model(self.data, training=False, **arguments)
+        finally:
+            for layer in layers:
+                del layer.call  # the class's method again
+            for layer in stateful:
+                for state, value in zip(layer.states, saved_states[id(layer)]):
+                    state.assign(value)
+        return statistics
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0 and logs is not None:
+            logs.update(self.spike_statistics())
+
+
+__all__ = ["BackupAndRestore", "Curriculum", "EpochSync", "SpikeMonitor"]

@@ -9,7 +9,7 @@ import pytest
 from tests.support.scripts import ROOT
 
 # Pages whose every ```python block runs, in order, in one namespace.
-PAGES = ("index.md", "getting-started.md", "user-guide.md")
+PAGES = ("index.md", "getting-started.md", "user-guide.md", "monitoring.md")
 
 
 def python_blocks(page):

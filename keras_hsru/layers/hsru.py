@@ -120,6 +120,77 @@ class HSRUCell(LeakyIntegratorCell):
             potential - ops.cast(self.threshold, STATE_DTYPE), self.surrogate_slope
         )
 
+    def spike_activity(
+        self, sequences, initial_state=None, mask=None, go_backwards: bool = False
+    ) -> dict:
+        """The cell's potential, spikes and memory at every step of whole sequences.
+
+        What `keras.layers.RNN(cell)` computes step by step, computed at once
+        (without training: no dropout), for plots and monitors
+        (`keras_hsru.callbacks.SpikeMonitor`).
+
+        Args:
+            sequences: A 3D tensor `(batch, time, features)`.
+            initial_state: Optional list `[y, V, D]` of `(batch, units)`
+                tensors (zeros if None).
+            mask: Optional boolean tensor `(batch, time)`; at masked steps the
+                states hold and no spike is counted.
+            go_backwards: Whether the sequences are processed backwards, as
+                by `RNN(go_backwards=True)`; the results are then in the
+                order of processing, as its outputs are.
+
+        Returns:
+            A dict of float32 tensors `(batch, time, units)`: `"potential"`
+            (V), `"spikes"` (S, 0 or 1) and `"memory"` (D, 0 or 1).
+
+        Examples:
+            >>> cell = keras_hsru.HSRUCell(4)
+            >>> _ = keras.layers.RNN(cell)(keras.ops.zeros((2, 1, 3)))  # builds the cell
+            >>> activity = cell.spike_activity(keras.random.normal((2, 50, 3)))
+            >>> tuple(activity["spikes"].shape)
+            (2, 50, 4)
+        """
+        if not self.built:
+            raise ValueError(
+                f"{type(self).__name__}.spike_activity needs a built cell: call the layer "
+                f"that holds it first. Received: a cell that is not built"
+            )
+        check_bool("go_backwards", go_backwards)
+        sequences = ops.convert_to_tensor(sequences)
+        features = self.input_kernel.shape[0]
+        check_shape("sequences", sequences, (None, None, features), "(batch, time, features)")
+        batch = sequences.shape[0]
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)
+            check_shape("mask", mask, sequences.shape[:2], "(batch, time)")
+            mask = ops.cast(mask, "bool")
+        if initial_state is None:
+            potential0 = memory0 = ops.zeros((ops.shape(sequences)[0], self.units), STATE_DTYPE)
+        else:
+            states = list(initial_state)
+            if len(states) != 3:
+                raise ValueError(
+                    "`initial_state` must be a list [y, V, D] of 3 tensors. "
+                    f"Received: {len(states)} of shapes {[shape_of(s) for s in states]}"
+                )
+            for state in states:
+                check_shape("initial_state", state, (batch, self.units), "(batch, units)")
+            potential0, memory0 = (ops.cast(state, STATE_DTYPE) for state in states[1:])
+        if go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        if mask is None:
+            decay, current, step = self.decay(), self.input_current(sequences), 1.0
+        else:
+            sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
+            step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
+            decay = self.decay() * step + (1 - step)
+            current = self.input_current(sequences) * step
+        potential = hsru_ops.linear_scan(decay, current, potential0)
+        spikes = self.spikes(potential) * step
+        memory = hsru_ops.xor_scan(spikes, memory0)
+        return {"potential": potential, "spikes": spikes, "memory": memory}
+
     def call(self, inputs, states, training=False):
         _, potential, memory = states
         state_dtype = potential.dtype
@@ -360,6 +431,35 @@ class HSRU(keras.layers.RNN):
                 stacklevel=2,
             )
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+    def spike_activity(self, sequences, initial_state=None, mask=None) -> dict:
+        """The potential, spikes and memory at every step, as this layer computes them.
+
+        `HSRUCell.spike_activity` with this layer's direction; a stateful
+        layer starts from its current states (and leaves them as they are).
+
+        Args:
+            sequences: A 3D tensor `(batch, time, features)`.
+            initial_state: Optional list `[y, V, D]` of `(batch, units)` tensors.
+            mask: Optional boolean tensor `(batch, time)`.
+
+        Returns:
+            A dict of float32 tensors `(batch, time, units)`: `"potential"`,
+            `"spikes"` and `"memory"`.
+
+        Examples:
+            >>> layer = keras_hsru.HSRU(4)
+            >>> x = keras.random.normal((2, 50, 3))
+            >>> _ = layer(x)
+            >>> activity = layer.spike_activity(x)
+            >>> sorted(activity)
+            ['memory', 'potential', 'spikes']
+        """
+        if initial_state is None and self.stateful and self.states is not None:
+            initial_state = list(self.states)
+        return self.cell.spike_activity(
+            sequences, initial_state=initial_state, mask=mask, go_backwards=self.go_backwards
+        )
 
     def _check_call_arguments(self, sequences, initial_state, mask):
         """Raises a ValueError naming the shape where a call argument cannot fit."""
