@@ -108,7 +108,12 @@ RUNS = {
         (f"streaming-{backend}", backend, ["examples/streaming.py"])
         for backend in ("jax", "tensorflow", "torch")
     ],
-    "monitoring": [("spike_raster", "jax", ["examples/spike_raster.py"])],
+    "monitoring": [("spike_raster", "jax", ["examples/spike_raster.py"])]
+    + [
+        (f"spike_raster-target-{target}", "jax",
+         ["examples/spike_raster.py", "--spike-rate-target", target])
+        for target in ("0.1", "0.8")
+    ],
     "algorithms": [],
 }  # fmt: skip
 

@@ -399,6 +399,31 @@ def render_monitoring(load, write, figure):
         f"the steps or more (counters: units {', '.join(map(str, run['counter_units'])) or 'none'}).\n",
     )
     figure("spike_raster", "spike-raster.png")
+    rows = []
+    for name in ("spike_raster", "spike_raster-target-0.1", "spike_raster-target-0.8"):
+        run = load(name)
+        history = run["history"]
+        target = run["spike_rate_target"]
+        rows.append(
+            [
+                "none" if target is None else f"{target} (weight {run['spike_rate_weight']:g})",
+                f"{history['recurrent_0/spike_rate'][-1]:.3f}",
+                percent(history["val_accuracy"][-1]),
+                percent(run["test_accuracy"]),
+            ]
+        )
+    write(
+        "spike-rate-targets.md",
+        table(
+            [
+                "spike rate target",
+                "spike rate, last epoch",
+                "val accuracy, last epoch",
+                f"test accuracy at L={run['test_length']}",
+            ],
+            rows,
+        ),
+    )
 
 
 def render_algorithms(load, write, figure):

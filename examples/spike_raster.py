@@ -9,6 +9,9 @@ parity beside the model's answer after every prefix of the sequence.
 
     KERAS_BACKEND=jax python examples/spike_raster.py           # ~30 s on 2 CPU cores
     KERAS_BACKEND=jax python examples/spike_raster.py --quick   # a smoke run
+
+With `--spike-rate-target R` the HSRU layer trains under
+`SpikeRateRegularizer(target=R, weight=--spike-rate-weight)`.
 """
 
 import argparse
@@ -20,6 +23,7 @@ from _outputs import add_output_arguments, output_file, write_json
 import keras_hsru
 from keras_hsru.callbacks import Curriculum, SpikeMonitor
 from keras_hsru.models import HSRURNN
+from keras_hsru.regularizers import SpikeRateRegularizer
 from keras_hsru.tasks import TemporalParity
 
 
@@ -72,6 +76,8 @@ def main():
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--length", type=int, default=60, help="the drawn sequence's length")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spike-rate-target", type=float, help="train with a SpikeRateRegularizer")
+    parser.add_argument("--spike-rate-weight", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
     add_output_arguments(parser)
     args = parser.parse_args()
@@ -82,7 +88,12 @@ def main():
     keras.utils.set_random_seed(args.seed)
     train = TemporalParity(lengths[0], batch_size=64, steps_per_epoch=steps, seed=args.seed)
     val = TemporalParity(lengths[0], batch_size=64, steps_per_epoch=4, seed=args.seed + 1)
-    model = HSRURNN(args.units)
+    layer_arguments = {}
+    if args.spike_rate_target is not None:
+        layer_arguments["spike_rate_regularizer"] = SpikeRateRegularizer(
+            args.spike_rate_target, weight=args.spike_rate_weight
+        )
+    model = HSRURNN(args.units, layer_arguments=layer_arguments)
     model.compile(
         keras.optimizers.AdamW(3e-3, global_clipnorm=1.0),
         "binary_crossentropy",
@@ -136,13 +147,16 @@ def main():
     ]
     print(f"clock units (fire at >= 95% of steps): {clocks}")
     print(f"counter units (fire at the ones, or the zeros, at >= 95% of steps): {counters}")
-    figure = output_file(args, "spike_raster", "png")
+    name = "spike_raster" if args.spike_rate_target is None else "spike_raster-target"
+    figure = output_file(args, name, "png")
     plot(bits, activity, parity, answers, figure)
     print(f"figure: {figure}")
     write_json(
         args,
-        "spike_raster",
+        name,
         {
+            "spike_rate_target": args.spike_rate_target,
+            "spike_rate_weight": args.spike_rate_weight,
             "backend": keras.backend.backend(),
             "keras_hsru": keras_hsru.__version__,
             "units": args.units,

@@ -1,6 +1,6 @@
 """keras-hsru: the Hybrid State Recurrent Unit for Keras 3 (TensorFlow, JAX, PyTorch)."""
 
-from keras_hsru import callbacks, models, ops, tasks
+from keras_hsru import callbacks, models, ops, regularizers, tasks
 from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU, AttentiveHSRUCell, HSRUCell
 from keras_hsru.version import __version__
 
@@ -13,6 +13,7 @@ __all__ = [
     "callbacks",
     "models",
     "ops",
+    "regularizers",
     "tasks",
     "__version__",
 ]

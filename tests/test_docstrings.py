@@ -17,6 +17,7 @@ def public_objects():
         "keras_hsru.ops": keras_hsru.ops,
         "keras_hsru.tasks": keras_hsru.tasks,
         "keras_hsru.callbacks": keras_hsru.callbacks,
+        "keras_hsru.regularizers": keras_hsru.regularizers,
         "keras_hsru.models": keras_hsru.models,
     }
     seen = {}

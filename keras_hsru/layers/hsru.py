@@ -6,6 +6,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from keras_hsru import ops as hsru_ops
+from keras_hsru import regularizers as hsru_regularizers
 from keras_hsru._validation import check_bool, check_choice, check_shape, shape_of
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE, LeakyIntegratorCell
 
@@ -284,6 +285,13 @@ class HSRU(keras.layers.RNN):
         tau_regularizer: As in `HSRUCell`.
         threshold_regularizer: As in `HSRUCell`.
         activity_regularizer: Regularizer applied to the layer's output.
+        spike_rate_regularizer: Optional
+            `keras_hsru.regularizers.SpikeRateRegularizer`: in training calls
+            the layer adds its penalty on each unit's spike rate (averaged
+            over the batch and the unmasked steps) to the loss, through the
+            surrogate gradient. Not with `implementation="loop"` (keras' step
+            loop sees one step at a time; a `ValueError`), and so not on a
+            bare `HSRUCell` in `keras.layers.RNN`.
         input_constraint: As in `HSRUCell`.
         output_constraint: As in `HSRUCell`.
         bias_constraint: As in `HSRUCell`.
@@ -359,6 +367,7 @@ class HSRU(keras.layers.RNN):
         tau_regularizer=None,
         threshold_regularizer=None,
         activity_regularizer=None,
+        spike_rate_regularizer=None,
         input_constraint=None,
         output_constraint=None,
         bias_constraint=None,
@@ -398,6 +407,13 @@ class HSRU(keras.layers.RNN):
             **kwargs,
         )
         self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        self.spike_rate_regularizer = hsru_regularizers.get(spike_rate_regularizer)
+        if self.spike_rate_regularizer is not None and implementation == "loop":
+            raise ValueError(
+                "`spike_rate_regularizer` penalises the spike rate of whole sequences, which "
+                "keras' step loop does not see: use implementation 'auto', 'scan' or 'fused'. "
+                "Received: implementation='loop' with a spike_rate_regularizer"
+            )
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
     def build(self, sequences_shape, initial_state_shape=None):
@@ -516,7 +532,9 @@ class HSRU(keras.layers.RNN):
         if mask is None:
             chunk_length = hsru_ops.inference_chunk_length()
             if training or chunk_length is None:
-                final_states, outputs = self._unmasked_scan(initial_states, sequences)
+                final_states, outputs = self._unmasked_scan(
+                    initial_states, sequences, regularize=training
+                )
             else:
                 # A forward pass chunk by chunk, where that is the faster
                 # (`hsru_ops.inference_chunk_length`); differentiable too, so
@@ -532,11 +550,12 @@ class HSRU(keras.layers.RNN):
                 outputs = ops.expand_dims(last_output, 1)
             return last_output, outputs, [last_output, *final_states]
 
-        return self._masked_scan(initial_output, initial_states, sequences, mask)
+        return self._masked_scan(initial_output, initial_states, sequences, mask, training)
 
-    def _unmasked_scan(self, initial_states, sequences):
+    def _unmasked_scan(self, initial_states, sequences, regularize=False):
         """`((V, D) after the last step, outputs or None)` of unmasked `sequences`
-        from `initial_states` (V, D); outputs only if `return_sequences`."""
+        from `initial_states` (V, D); outputs only if `return_sequences`. With
+        `regularize`, adds the spike rate penalty."""
         cell = self.cell
         potential, memory = hsru_ops.hybrid_scan(
             cell.decay(),
@@ -546,10 +565,17 @@ class HSRU(keras.layers.RNN):
             *initial_states,
             fused=_FUSED[self.implementation],
         )
+        if regularize and self.spike_rate_regularizer is not None:
+            # The spikes again, from V, with the surrogate gradient: the fused
+            # paths return V and D only, and V's gradient carries the penalty's.
+            self._add_spike_rate_loss(ops.mean(cell.spikes(potential), axis=(0, 1)))
         outputs = cell.readout(potential, memory) if self.return_sequences else None
         return (potential[:, -1], memory[:, -1]), outputs
 
-    def _masked_scan(self, initial_output, initial_states, sequences, mask):
+    def _add_spike_rate_loss(self, rates):
+        self.add_loss(ops.cast(self.spike_rate_regularizer(rates), "float32"))
+
+    def _masked_scan(self, initial_output, initial_states, sequences, mask, training=False):
         """`(last_output, outputs, states)` of `sequences` under a (batch, time) mask."""
         cell = self.cell
         initial_potential, initial_memory = initial_states
@@ -566,6 +592,9 @@ class HSRU(keras.layers.RNN):
         spikes = cell.spikes(potential) * step
         memory = hsru_ops.xor_scan(spikes, initial_memory)
         final_potential, final_memory = potential[:, -1], memory[:, -1]
+        if training and self.spike_rate_regularizer is not None:
+            steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
+            self._add_spike_rate_loss(ops.sum(spikes, axis=(0, 1)) / steps)
 
         if self.return_sequences:
             # A masked step repeats the previous output: a scan with decay
@@ -589,6 +618,11 @@ class HSRU(keras.layers.RNN):
         cell_config = self.cell.get_config()
         config = {name: cell_config[name] for name in CELL_ARGUMENTS + self.extra_cell_arguments}
         config["implementation"] = self.implementation
+        config["spike_rate_regularizer"] = (
+            None
+            if self.spike_rate_regularizer is None
+            else keras.saving.serialize_keras_object(self.spike_rate_regularizer)
+        )
         base_config = super().get_config()
         del base_config["cell"]
         return {**base_config, **config}
