@@ -64,7 +64,9 @@ def test_pallas_kernels_match_composed_ops(shape, rng):
 
     def composed(decay, current, threshold, potential0, memory0):
         potential = _jax.linear_scan(decay, current, potential0)
-        return potential, _jax.xor_scan(_jax.spike(potential - threshold, 3.0), memory0)
+        return potential, _jax.xor_scan(
+            _jax.spike(potential - threshold, 3.0, "fast_sigmoid"), memory0
+        )
 
     results = []
     for function in (fused, composed):

@@ -50,7 +50,11 @@ class HSRUCell(LeakyIntegratorCell):
     Args:
         units: Positive integer, the number of HSRU units (output size).
         surrogate_slope: Positive finite float `k`, steepness of the
-            fast-sigmoid surrogate gradient of the spike. Default: `5.0`.
+            surrogate gradient of the spike. Default: `5.0`.
+        surrogate: The spike's surrogate gradient, one of
+            `keras_hsru.ops.SURROGATES`: `"fast_sigmoid"` (default, the
+            paper's, `1 / (1 + k|x|)^2`), `"sigmoid"`, `"triangle"` or
+            `"arctan"` (formulas in `keras_hsru.ops.spike`).
         input_initializer: Initializer for `input_kernel` (`W_in`).
         output_initializer: Initializer for `output_kernel` (`W_out`).
         bias_initializer: Initializer for `input_bias` and `output_bias`.
@@ -95,6 +99,7 @@ class HSRUCell(LeakyIntegratorCell):
         self,
         units: int,
         surrogate_slope: float = 5.0,
+        surrogate: str = "fast_sigmoid",
         threshold_initializer=None,
         threshold_regularizer=None,
         threshold_constraint=None,
@@ -102,6 +107,7 @@ class HSRUCell(LeakyIntegratorCell):
     ):
         super().__init__(units, **kwargs)
         self.surrogate_slope = hsru_ops.check_slope(surrogate_slope)
+        self.surrogate = hsru_ops.check_surrogate(surrogate)
         self.threshold_initializer = initializers.get(threshold_initializer or "zeros")
         self.threshold_regularizer = regularizers.get(threshold_regularizer)
         self.threshold_constraint = constraints.get(threshold_constraint)
@@ -118,7 +124,9 @@ class HSRUCell(LeakyIntegratorCell):
     def spikes(self, potential):
         """S = H(V - threshold), with the surrogate gradient."""
         return hsru_ops.spike(
-            potential - ops.cast(self.threshold, STATE_DTYPE), self.surrogate_slope
+            potential - ops.cast(self.threshold, STATE_DTYPE),
+            self.surrogate_slope,
+            self.surrogate,
         )
 
     def spike_activity(
@@ -205,7 +213,7 @@ class HSRUCell(LeakyIntegratorCell):
         ]
 
     def get_config(self):
-        config = {"surrogate_slope": self.surrogate_slope}
+        config = {"surrogate_slope": self.surrogate_slope, "surrogate": self.surrogate}
         config.update(self.serialize_weight_arguments(("threshold",)))
         return {**super().get_config(), **config}
 
@@ -214,6 +222,7 @@ class HSRUCell(LeakyIntegratorCell):
 CELL_ARGUMENTS = (
     "units",
     "surrogate_slope",
+    "surrogate",
     "input_initializer",
     "output_initializer",
     "bias_initializer",
@@ -272,8 +281,12 @@ class HSRU(keras.layers.RNN):
 
     Args:
         units: Positive integer, the number of HSRU units (output size).
-        surrogate_slope: Positive finite float `k` of the spike's fast-sigmoid
-            surrogate gradient. Default: `5.0`.
+        surrogate_slope: Positive finite float `k` of the spike's surrogate
+            gradient. Default: `5.0`.
+        surrogate: As in `HSRUCell`: `"fast_sigmoid"` (default), `"sigmoid"`,
+            `"triangle"` or `"arctan"`. The GPU kernels compute the fast
+            sigmoid only; with another surrogate `"auto"` takes the composed
+            scans there, and `"fused"` raises.
         input_initializer: As in `HSRUCell`.
         output_initializer: As in `HSRUCell`.
         bias_initializer: As in `HSRUCell`.
@@ -356,6 +369,7 @@ class HSRU(keras.layers.RNN):
         self,
         units: int,
         surrogate_slope: float = 5.0,
+        surrogate: str = "fast_sigmoid",
         input_initializer="glorot_uniform",
         output_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -564,6 +578,7 @@ class HSRU(keras.layers.RNN):
             cell.surrogate_slope,
             *initial_states,
             fused=_FUSED[self.implementation],
+            surrogate=cell.surrogate,
         )
         if regularize and self.spike_rate_regularizer is not None:
             # The spikes again, from V, with the surrogate gradient: the fused

@@ -2,7 +2,8 @@
 
 The layers call only `keras.ops` and the functions below:
 
-- `spike(x, slope)`: Heaviside step with the fast-sigmoid surrogate gradient.
+- `spike(x, slope, surrogate)`: Heaviside step with a surrogate gradient
+  (`SURROGATES`; the paper's fast sigmoid by default).
 - `linear_scan(decay, inputs, initial_state)`: the leaky integration
   `V_t = decay_t * V_{t-1} + I_t` over a whole sequence, without a per-step loop.
 - `xor_scan(spikes, initial_state)`: the digital memory
@@ -20,11 +21,11 @@ Which algorithm serves which backend and device is decided in one place,
 `_torch.py`) implements the same interface, `BACKEND_FUNCTIONS` below, on
 arguments these functions have validated and converted:
 
-- `spike(x, slope)`, `linear_scan(decay, inputs, initial_state)`,
+- `spike(x, slope, surrogate)`, `linear_scan(decay, inputs, initial_state)`,
   `xor_scan(spikes, initial_state)`, `scan_in_chunks(fn, carry, sequences,
   chunk_length)`, `inference_chunk_length()`: as below;
-- `fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0,
-  force=False)`: `(V, D)` by the fused path, or None where there is none
+- `fused_hybrid_scan(decay, current, threshold, slope, surrogate, potential0,
+  memory0, force=False)`: `(V, D)` by the fused path, or None where there is none
   (a ValueError instead if `force`);
 - `fixed_length_trace()`: whether the graph being traced fixes the sequence
   length (torch's tracer, which ONNX export uses), so that the layers can
@@ -37,10 +38,12 @@ import keras
 
 from keras_hsru._validation import (
     check_bool,
+    check_choice,
     check_positive_finite,
     check_positive_int,
     check_shape,
 )
+from keras_hsru.ops._common import SURROGATES
 
 # The interface every backend module implements (see the module docstring).
 BACKEND_FUNCTIONS = (
@@ -92,16 +95,28 @@ def _check_state(name, value, sequence):
     check_shape(name, value, (batch, units), "(batch, units)")
 
 
-def spike(x, slope: float = 1.0):
-    """Heaviside step `1 if x > 0 else 0` with a fast-sigmoid surrogate gradient.
+def check_surrogate(surrogate) -> str:
+    """Returns `surrogate` if it names one of `SURROGATES`, else raises."""
+    return check_choice("surrogate", surrogate, SURROGATES)
+
+
+def spike(x, slope: float = 1.0, surrogate: str = "fast_sigmoid"):
+    """Heaviside step `1 if x > 0 else 0` with a surrogate gradient.
 
     The forward pass returns 0/1 values in the dtype of `x`. The backward pass
-    returns `upstream / (1 + slope * |x|) ** 2`, the derivative of the fast
-    sigmoid `x / (1 + slope * |x|)` (the HSRU paper's surrogate).
+    returns `upstream * s(x)`, where `s` is the surrogate derivative, with
+    slope `k`:
+
+    - `"fast_sigmoid"` (default, the HSRU paper's): `1 / (1 + k|x|)^2`, the
+      derivative of the fast sigmoid `x / (1 + k|x|)`;
+    - `"sigmoid"`: `k * sigmoid(kx) * (1 - sigmoid(kx))`, the logistic's;
+    - `"triangle"`: `max(0, 1 - k|x|)`;
+    - `"arctan"`: `(k / 2) / (1 + (pi k x / 2)^2)`.
 
     Args:
         x: A floating point tensor of any shape.
         slope: Positive finite float `k`, the steepness of the surrogate.
+        surrogate: One of `keras_hsru.ops.SURROGATES`.
 
     Returns:
         A tensor of the shape and dtype of `x` holding 0 and 1.
@@ -112,10 +127,11 @@ def spike(x, slope: float = 1.0):
         [0.0, 0.0, 1.0]
     """
     slope = check_slope(slope)
+    surrogate = check_surrogate(surrogate)
     x = keras.ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(x.dtype)):
         raise ValueError(f"`x` must be a floating point tensor. Received: dtype={x.dtype}")
-    return _implementation().spike(x, slope)
+    return _implementation().spike(x, slope, surrogate)
 
 
 def linear_scan(decay, inputs, initial_state=None):
@@ -200,12 +216,14 @@ def hybrid_scan(
     initial_potential=None,
     initial_memory=None,
     fused: bool | None = None,
+    surrogate: str = "fast_sigmoid",
 ):
     """The HSRU's analog and digital states for a whole sequence.
 
     Equivalent to
     `V = linear_scan(decay, current, V0)`,
-    `D = xor_scan(spike(V - threshold, slope), D0)`, gradients included.
+    `D = xor_scan(spike(V - threshold, slope, surrogate), D0)`, gradients
+    included.
     A fused path computes V, the spikes and D in a single pass over the
     sequence, and all their gradients in a single reverse pass:
 
@@ -227,8 +245,11 @@ def hybrid_scan(
         initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
         fused: `None` (the faster path here, see above), `True` (the fused
             path; a ValueError where this backend has none for the device or
-            dtype: torch needs CUDA, Triton and float32, JAX on a GPU float32)
-            or `False` (the composed ops).
+            dtype: torch needs CUDA, Triton and float32, JAX on a GPU float32;
+            both GPU kernels compute the fast sigmoid surrogate only) or
+            `False` (the composed ops).
+        surrogate: One of `SURROGATES` (see `spike`). Default: the paper's
+            `"fast_sigmoid"`.
 
     Returns:
         `(V, D)`, two tensors of shape `(batch, time, units)`.
@@ -244,6 +265,7 @@ def hybrid_scan(
         [1.0, 0.0, 0.0, 1.0]
     """
     slope = check_slope(slope)
+    surrogate = check_surrogate(surrogate)
     if fused is not None:
         fused = check_bool("fused", fused)
     current = keras.ops.convert_to_tensor(current)
@@ -263,12 +285,19 @@ def hybrid_scan(
     _check_state("initial_memory", initial_memory, current)
     if fused is not False:
         states = _implementation().fused_hybrid_scan(
-            decay, current, threshold, slope, initial_potential, initial_memory, force=bool(fused)
+            decay,
+            current,
+            threshold,
+            slope,
+            surrogate,
+            initial_potential,
+            initial_memory,
+            force=bool(fused),
         )
         if states is not None:
             return states
     potential = linear_scan(decay, current, initial_potential)
-    memory = xor_scan(spike(potential - threshold, slope), initial_memory)
+    memory = xor_scan(spike(potential - threshold, slope, surrogate), initial_memory)
     return potential, memory
 
 
@@ -346,6 +375,7 @@ def fixed_length_trace() -> bool:
 
 
 __all__ = [
+    "SURROGATES",
     "spike",
     "linear_scan",
     "xor_scan",

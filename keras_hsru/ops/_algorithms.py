@@ -48,6 +48,8 @@ class Choice:
             sequential loop forward, one reverse loop backward), `"pallas"`
             or `"triton"` (two GPU kernels), or None.
         fused_dtypes: The sequence dtypes the fused path takes (empty: any).
+        fused_surrogates: The spike surrogates the fused path computes (empty:
+            any); the GPU kernels have the paper's fast sigmoid built in.
         inference_chunk_length: Steps per chunk of a forward pass without
             training, or None for the whole sequence at once.
         why: The reason, in a sentence.
@@ -58,10 +60,16 @@ class Choice:
     fused_dtypes: tuple = ()
     inference_chunk_length: int | None = None
     why: str = ""
+    fused_surrogates: tuple = ()
 
-    def fused_takes(self, dtype: str) -> bool:
-        """Whether the fused path exists here and takes sequences of `dtype`."""
-        return self.fused is not None and (not self.fused_dtypes or dtype in self.fused_dtypes)
+    def fused_takes(self, dtype: str, surrogate: str = "fast_sigmoid") -> bool:
+        """Whether the fused path exists here and takes sequences of `dtype` with
+        the spike surrogate `surrogate`."""
+        return (
+            self.fused is not None
+            and (not self.fused_dtypes or dtype in self.fused_dtypes)
+            and (not self.fused_surrogates or surrogate in self.fused_surrogates)
+        )
 
 
 _CPU_LOOP_WHY = (
@@ -83,7 +91,8 @@ def choose(place: Place) -> Choice:
                 ("float32",),
                 None,
                 "Pallas' Triton lowering runs one fused pass forward and one backward; "
-                "the log-depth associative scan serves other dtypes.",
+                "the log-depth associative scan serves other dtypes and surrogates.",
+                ("fast_sigmoid",),
             )
         return Choice(
             "associative", None, (), None, "The log-depth scan keeps an accelerator busy."
@@ -123,7 +132,8 @@ def choose(place: Place) -> Choice:
                 ("float32",),
                 None,
                 "Two Triton kernels read and write each sequence once; without them "
-                "the chunked matmul form uses the tensor cores.",
+                "(and for other surrogates) the chunked matmul form uses the tensor cores.",
+                ("fast_sigmoid",),
             )
         return Choice(
             "doubling",
@@ -161,8 +171,8 @@ def table() -> str:
     for backend, device, place in DOCUMENTED_PLACES:
         choice = choose(place)
         fused = choice.fused or "none"
-        if choice.fused and choice.fused_dtypes:
-            fused += f" ({', '.join(choice.fused_dtypes)})"
+        if choice.fused and (choice.fused_dtypes or choice.fused_surrogates):
+            fused += f" ({', '.join(choice.fused_dtypes + choice.fused_surrogates)})"
         chunks = choice.inference_chunk_length or "whole sequence"
         rows.append(f"| {backend} | {device} | {choice.scan} | {fused} | {chunks} | {choice.why} |")
     return "\n".join(rows) + "\n"

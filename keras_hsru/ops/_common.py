@@ -1,8 +1,40 @@
 """Arithmetic the backend modules share, written once over an array namespace.
 
-`xp` is the backend's NumPy-like namespace (`jax.numpy`, `tensorflow`): both
-have `where`, `square` and `abs` with NumPy's meaning.
+`xp` is the backend's NumPy-like namespace (`jax.numpy`, `tensorflow`,
+`torch`): each has `where`, `square`, `abs`, `exp` and `maximum` with NumPy's
+meaning.
 """
+
+import math
+
+# The spike's surrogate derivatives dS/dx at x = V - threshold, each with its slope k.
+SURROGATES = ("fast_sigmoid", "sigmoid", "triangle", "arctan")
+
+
+def through_surrogate(xp, surrogate, upstream, x, slope):
+    """`upstream * dS/dx` for the surrogate named `surrogate`:
+
+    - `"fast_sigmoid"` (the paper's): 1 / (1 + k|x|)^2, the derivative of
+      x / (1 + k|x|); at most 1;
+    - `"sigmoid"`: the logistic's derivative, k s(kx) (1 - s(kx)); at most k/4;
+    - `"triangle"`: max(0, 1 - k|x|); at most 1, zero beyond |x| = 1/k;
+    - `"arctan"`: (k/2) / (1 + (pi k x / 2)^2), the derivative of
+      arctan(pi k x / 2) / pi; at most k/2.
+    """
+    if surrogate == "fast_sigmoid":
+        # A division, as the paper's formula reads (the results of earlier
+        # releases, bit for bit).
+        return upstream / xp.square(1 + slope * xp.abs(x))
+    if surrogate == "sigmoid":
+        # k e / (1 + e)^2 with e = exp(-k|x|): s (1 - s) without the
+        # cancellation of 1 - s in float32 where s is near 1.
+        tail = xp.exp(-slope * xp.abs(x))
+        return upstream * (slope * tail / xp.square(1 + tail))
+    if surrogate == "triangle":
+        return upstream * xp.maximum(1 - slope * xp.abs(x), 0 * x)
+    if surrogate == "arctan":
+        return upstream * ((slope / 2) / (1 + xp.square((math.pi / 2) * slope * x)))
+    raise ValueError(f"`surrogate` must be one of {SURROGATES}. Received: surrogate={surrogate!r}")
 
 
 def head_length(length, chunk_length):
@@ -20,7 +52,7 @@ def fused_forward_step(xp, decay, threshold, potential, memory, current_t):
     return potential, memory
 
 
-def fused_backward_step(xp, decay, threshold, slope, carry, elems_t):
+def fused_backward_step(xp, decay, threshold, slope, carry, elems_t, surrogate="fast_sigmoid"):
     """One step back in time of the adjoints of the step-by-step recurrence.
 
     With lV, lD the adjoints of V_t, D_t, s the surrogate and
@@ -42,6 +74,8 @@ def fused_backward_step(xp, decay, threshold, slope, carry, elems_t):
     adjoint_d = grad_d_t + carried_d
     # lD_t (1 - 2 S_t): carried to step t - 1.
     carried_d = xp.where(distance > 0, -adjoint_d, adjoint_d)
-    through_spike = carried_d * (1 - 2 * memory_t) / xp.square(1 + slope * xp.abs(distance))
+    through_spike = through_surrogate(
+        xp, surrogate, carried_d * (1 - 2 * memory_t), distance, slope
+    )
     adjoint_v = grad_v_t + through_spike + decay * adjoint_v
     return adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum

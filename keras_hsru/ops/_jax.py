@@ -13,17 +13,17 @@ def _choice():
     return _algorithms.choose(_algorithms.Place("jax", jax.default_backend()))
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(1,))
-def spike(x, slope):
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def spike(x, slope, surrogate):
     return (x > 0).astype(x.dtype)
 
 
-def _spike_fwd(x, slope):
-    return spike(x, slope), x
+def _spike_fwd(x, slope, surrogate):
+    return spike(x, slope, surrogate), x
 
 
-def _spike_bwd(slope, x, upstream):
-    return (upstream / jnp.square(1 + slope * jnp.abs(x)),)
+def _spike_bwd(slope, surrogate, x, upstream):
+    return (_common.through_surrogate(jnp, surrogate, upstream, x, slope),)
 
 
 spike.defvjp(_spike_fwd, _spike_bwd)
@@ -225,8 +225,8 @@ def _xor_scan_bwd(residuals, upstream):
 xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0):
+@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _sequential_hybrid_scan(decay, current, threshold, slope, surrogate, potential0, memory0):
     """V, the spikes and D in one sequential loop over time (instead of two
     scans and a spike pass); the gradients in one reverse loop."""
 
@@ -238,17 +238,19 @@ def _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory
     return states
 
 
-def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, potential0, memory0):
-    states = _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
+def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, surrogate, potential0, memory0):
+    states = _sequential_hybrid_scan(
+        decay, current, threshold, slope, surrogate, potential0, memory0
+    )
     return states, (*states, decay, threshold, potential0)
 
 
-def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
+def _sequential_hybrid_scan_bwd(slope, surrogate, residuals, upstream):
     """The adjoints back in time, one reverse loop (`_common.fused_backward_step`)."""
     potential, memory, decay, threshold, potential0 = residuals
 
     def step(carry, elems_t):
-        carry = _common.fused_backward_step(jnp, decay, threshold, slope, carry, elems_t)
+        carry = _common.fused_backward_step(jnp, decay, threshold, slope, carry, elems_t, surrogate)
         return carry, carry[0]
 
     elems = (*upstream, potential, memory)
@@ -268,22 +270,27 @@ def _sequential_hybrid_scan_bwd(slope, residuals, upstream):
 _sequential_hybrid_scan.defvjp(_sequential_hybrid_scan_fwd, _sequential_hybrid_scan_bwd)
 
 
-def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
+def fused_hybrid_scan(
+    decay, current, threshold, slope, surrogate, potential0, memory0, force=False
+):
     """V and D in one pass forward and one backward, where `_algorithms` has a
     fused path: on a CPU one sequential loop over time each, on a GPU the
-    Pallas kernels (`_pallas.py`, float32 only). Elsewhere None, or a
-    ValueError if `force`.
+    Pallas kernels (`_pallas.py`, float32 and the fast sigmoid only).
+    Elsewhere None, or a ValueError if `force`.
     """
     choice = _choice()
-    if not choice.fused_takes(str(current.dtype)):
+    if not choice.fused_takes(str(current.dtype), surrogate):
         if not force:
             return None
         raise ValueError(
-            "The fused HSRU kernels on JAX need a CPU, or a GPU and float32 sequences. "
-            f"Received: device={jax.default_backend()!r}, dtype={current.dtype}"
+            "The fused HSRU kernels on JAX need a CPU, or a GPU, float32 sequences and the "
+            f"fast sigmoid surrogate. Received: device={jax.default_backend()!r}, "
+            f"dtype={current.dtype}, surrogate={surrogate!r}"
         )
     if choice.fused == "loop":
-        return _sequential_hybrid_scan(decay, current, threshold, slope, potential0, memory0)
+        return _sequential_hybrid_scan(
+            decay, current, threshold, slope, surrogate, potential0, memory0
+        )
     from keras_hsru.ops import _pallas
 
     return _pallas.hybrid_scan(decay, current, threshold, slope, potential0, memory0)

@@ -17,11 +17,11 @@ def _choice():
     return _algorithms.choose(place)
 
 
-def spike(x, slope):
+def spike(x, slope, surrogate):
     @tf.custom_gradient
     def _spike(x):
         def grad(upstream):
-            return upstream / tf.square(1 + slope * tf.abs(x))
+            return _common.through_surrogate(tf, surrogate, upstream, x, slope)
 
         return tf.cast(x > 0, x.dtype), grad
 
@@ -318,7 +318,7 @@ def _fused_forward(decay, current, threshold, potential0, memory0):
     return potential, memory
 
 
-def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
+def _fused_backward(decay, threshold, slope, surrogate, potential, memory, grad_v, grad_d):
     """The adjoints of the step-by-step recurrence, in one reverse loop
     (`_common.fused_backward_step`). Returns lV; the sums over time of lS s and
     of lV_{t+1} V_t (what theta's and alpha's gradients need); and
@@ -326,7 +326,9 @@ def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
     """
 
     def step(carry, sequences_t):
-        carry = _common.fused_backward_step(tf, decay, threshold, slope, carry, sequences_t)
+        carry = _common.fused_backward_step(
+            tf, decay, threshold, slope, carry, sequences_t, surrogate
+        )
         return carry, (carry[0],)
 
     zeros = tf.zeros_like(potential[:, 0])
@@ -336,7 +338,9 @@ def _fused_backward(decay, threshold, slope, potential, memory, grad_v, grad_d):
     return adjoint_v, through_spike_sum, decay_sum, grad_memory0
 
 
-def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
+def fused_hybrid_scan(
+    decay, current, threshold, slope, surrogate, potential0, memory0, force=False
+):
     """V and D by one sequential loop forward and one backward, where
     `_algorithms` takes it (graphs on a CPU) or if `force` (the loop runs
     anywhere); None elsewhere."""
@@ -352,7 +356,7 @@ def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, for
             grad_v = tf.zeros_like(potential) if grad_v is None else grad_v
             grad_d = tf.zeros_like(memory) if grad_d is None else grad_d
             adjoint_v, through_spike_sum, decay_sum, grad_memory0 = _fused_backward(
-                decay, threshold, slope, potential, memory, grad_v, grad_d
+                decay, threshold, slope, surrogate, potential, memory, grad_v, grad_d
             )
             first_adjoint_v = adjoint_v[:, 0]
             return (

@@ -15,21 +15,24 @@ def _choice(device_type):
 
 class _Spike(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, slope):
+    def forward(ctx, x, slope, surrogate):
         ctx.save_for_backward(x)
-        ctx.slope = slope
+        ctx.slope, ctx.surrogate = slope, surrogate
         return (x > 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, upstream):
         (x,) = ctx.saved_tensors
-        # In place on one fresh tensor: on a CPU each new full-size tensor costs
-        # as much as the arithmetic.
-        return upstream / x.abs().mul_(ctx.slope).add_(1).square_(), None
+        if ctx.surrogate == "fast_sigmoid":
+            # In place on one fresh tensor: on a CPU each new full-size tensor
+            # costs as much as the arithmetic.
+            return upstream / x.abs().mul_(ctx.slope).add_(1).square_(), None, None
+        grad = _common.through_surrogate(torch, ctx.surrogate, upstream, x, ctx.slope)
+        return grad, None, None
 
 
-def spike(x, slope):
-    return _Spike.apply(x, slope)
+def spike(x, slope, surrogate):
+    return _Spike.apply(x, slope, surrogate)
 
 
 def _pass_slices(shift, reverse):
@@ -259,7 +262,9 @@ class _HybridScan(torch.autograd.Function):
         return g_decay, g_current, g_threshold, g_potential0, g_memory0, None, None
 
 
-def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, force=False):
+def fused_hybrid_scan(
+    decay, current, threshold, slope, surrogate, potential0, memory0, force=False
+):
     """V and D in one fused Triton pass where `_algorithms` takes it (CUDA, or
     any device under Triton's interpreter, TRITON_INTERPRET=1, which the tests
     use on a CPU); None where it does not apply (a ValueError if `force`).
@@ -267,11 +272,12 @@ def fused_hybrid_scan(decay, current, threshold, slope, potential0, memory0, for
     choice = _choice(current.device.type)
     kernels = _fused_kernels() if choice.fused == "triton" else None
     dtype = str(current.dtype).removeprefix("torch.")
-    if kernels is None or decay.dim() != 1 or not choice.fused_takes(dtype):
+    if kernels is None or decay.dim() != 1 or not choice.fused_takes(dtype, surrogate):
         if force:
             raise ValueError(
-                "The fused HSRU kernels on torch need a CUDA device, Triton and float32 "
-                f"sequences. Received: device={current.device}, dtype={current.dtype}, "
+                "The fused HSRU kernels on torch need a CUDA device, Triton, float32 "
+                f"sequences and the fast sigmoid surrogate. Received: device={current.device}, "
+                f"dtype={current.dtype}, surrogate={surrogate!r}, "
                 f"Triton {'installed' if _fused_kernels() else 'not installed'}"
             )
         return None

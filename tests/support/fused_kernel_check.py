@@ -36,12 +36,15 @@ for batch, length, units in [(2, 1, 3), (2, 70, 33), (3, 200, 5)]:
         ]
         if fused:
             out = _torch.fused_hybrid_scan(
-                leaves[0], leaves[1], leaves[2], 3.0, leaves[3], leaves[4]
+                leaves[0], leaves[1], leaves[2], 3.0, "fast_sigmoid", leaves[3], leaves[4]
             )
             assert out is not None, "the fused kernel did not apply"
         else:
             pot = _torch.linear_scan(leaves[0], leaves[1], leaves[3])
-            out = (pot, _torch.xor_scan(_torch.spike(pot - leaves[2], 3.0), leaves[4]))
+            out = (
+                pot,
+                _torch.xor_scan(_torch.spike(pot - leaves[2], 3.0, "fast_sigmoid"), leaves[4]),
+            )
         ((out[0] * g_v).sum() + (out[1] * g_d).sum()).backward()
         results.append(
             [o.detach().cpu().numpy() for o in out] + [t.grad.cpu().numpy() for t in leaves]

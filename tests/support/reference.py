@@ -15,8 +15,17 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def surrogate(x, slope):
-    return 1.0 / (1.0 + slope * np.abs(x)) ** 2
+def surrogate(x, slope, name="fast_sigmoid"):
+    """dS/dx of the spike's surrogate `name` at x = V - theta, written out by hand."""
+    if name == "fast_sigmoid":
+        return 1.0 / (1.0 + slope * np.abs(x)) ** 2
+    if name == "sigmoid":
+        return slope * sigmoid(slope * x) * (1 - sigmoid(slope * x))
+    if name == "triangle":
+        return np.maximum(0.0, 1.0 - slope * np.abs(x))
+    if name == "arctan":
+        return (slope / 2) / (1 + (np.pi / 2 * slope * x) ** 2)
+    raise ValueError(name)
 
 
 def potentials(x, w_in, b_in, tau, v0=None):
@@ -79,7 +88,9 @@ def hsru_forward(x, weights, slope, initial_state=None, mask=None, analog_only=F
     return outputs, ([y, v] if analog_only else [y, v, d])
 
 
-def hsru_gradients(x, weights, slope, upstream, upstream_v, upstream_d):
+def hsru_gradients(
+    x, weights, slope, upstream, upstream_v, upstream_d, surrogate_name="fast_sigmoid"
+):
     """Gradients of sum(upstream * Y) + sum(upstream_v * V_T) + sum(upstream_d * D_T).
 
     Zero initial states, no mask. Returns (dx, [dW_in, db_in, dtau, dtheta, dW_out, db_out]).
@@ -115,7 +126,7 @@ def hsru_gradients(x, weights, slope, upstream, upstream_v, upstream_d):
         d_prev = ds[t - 1] if t > 0 else np.zeros((batch, units))
         v_prev = vs[t - 1] if t > 0 else np.zeros((batch, units))
         ds_t = dd * (1 - 2 * d_prev)
-        sur = surrogate(vs[t] - theta, slope)
+        sur = surrogate(vs[t] - theta, slope, surrogate_name)
         dv = dv + ds_t * sur
         g_theta -= (ds_t * sur).sum(0)
         g_alpha += (dv * v_prev).sum(0)
