@@ -189,16 +189,30 @@ class HSRUCell(LeakyIntegratorCell):
             sequences = ops.flip(sequences, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)
         if mask is None:
-            decay, current, step = self.decay(), self.input_current(sequences), 1.0
+            potential = hsru_ops.linear_scan(
+                self.decay(), self.input_current(sequences), potential0
+            )
+            spikes = self.spikes(potential)
+            memory = hsru_ops.xor_scan(spikes, memory0)
         else:
-            sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
-            step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
-            decay = self.decay() * step + (1 - step)
-            current = self.input_current(sequences) * step
-        potential = hsru_ops.linear_scan(decay, current, potential0)
+            potential, spikes, memory, _ = self._masked_states(sequences, mask, potential0, memory0)
+        return {"potential": potential, "spikes": spikes, "memory": memory}
+
+    def _masked_states(self, sequences, mask, potential0, memory0):
+        """`(V, S, D, step)` of whole `sequences` under a boolean `(batch, time)` mask,
+        from the float32 states `potential0` and `memory0`; `step` is the mask as
+        float32 `(batch, time, 1)`. A masked step is the identity: decay 1, no
+        input, no spike."""
+        # What a masked step holds is never read, as in keras' RNN loop: zeroed
+        # before the projection, a NaN or inf in padding reaches neither the
+        # outputs nor the gradients (0 * NaN would be NaN).
+        sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
+        step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
+        decay = self.decay() * step + (1 - step)
+        potential = hsru_ops.linear_scan(decay, self.input_current(sequences) * step, potential0)
         spikes = self.spikes(potential) * step
         memory = hsru_ops.xor_scan(spikes, memory0)
-        return {"potential": potential, "spikes": spikes, "memory": memory}
+        return potential, spikes, memory, step
 
     def call(self, inputs, states, training=False):
         _, potential, memory = states
@@ -593,19 +607,7 @@ class HSRU(keras.layers.RNN):
     def _masked_scan(self, initial_output, initial_states, sequences, mask, training=False):
         """`(last_output, outputs, states)` of `sequences` under a (batch, time) mask."""
         cell = self.cell
-        initial_potential, initial_memory = initial_states
-        # What a masked step holds is never read, as in keras' RNN loop: zeroed
-        # before the projection, a NaN or inf in padding reaches neither the
-        # outputs nor the gradients (0 * NaN would be NaN).
-        sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
-        # A masked step is the identity: decay 1, no input, no spike.
-        step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
-        decay = cell.decay() * step + (1 - step)
-        potential = hsru_ops.linear_scan(
-            decay, cell.input_current(sequences) * step, initial_potential
-        )
-        spikes = cell.spikes(potential) * step
-        memory = hsru_ops.xor_scan(spikes, initial_memory)
+        potential, spikes, memory, step = cell._masked_states(sequences, mask, *initial_states)
         final_potential, final_memory = potential[:, -1], memory[:, -1]
         if training and self.spike_rate_regularizer is not None:
             steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
