@@ -113,6 +113,11 @@ RUNS = {
         (f"spike_raster-target-{target}", "jax",
          ["examples/spike_raster.py", "--spike-rate-target", target])
         for target in ("0.1", "0.8")
+    ]
+    + [
+        ("threshold_sweep-anneal", "jax",
+         ["examples/threshold_sweep.py", "--thresholds", "0.5", "1.0", "--seeds", "5",
+          "--slopes", "2", "5", "10", "--anneal", "2", "10", "--anneal", "10", "2"]),
     ],
     "algorithms": [],
 }  # fmt: skip

@@ -173,21 +173,7 @@ def render_paper(load, write, figure):
     )
     figure("hidden_state_tsne", "hidden-state-tsne.png")
 
-    sweep = load("threshold_sweep")
-    rows = []
-    for setting, scores in sweep["results"].items():
-        threshold, slope = (part.split("=")[1] for part in setting.split(", "))
-        perfect = sum(score == 1.0 for score in scores)
-        rows.append(
-            [threshold, slope, ", ".join(percent(s) for s in scores), f"{perfect}/{len(scores)}"]
-        )
-    write(
-        "threshold-sweep.md",
-        table(
-            ["initial threshold", "surrogate slope", "test accuracy per seed", "seeds at 100%"],
-            rows,
-        ),
-    )
+    write("threshold-sweep.md", sweep_table(load("threshold_sweep")))
 
     rows = []
     for backend in ("jax", "tensorflow", "torch"):
@@ -373,7 +359,23 @@ def render_deploy(load, write, figure):
     )
 
 
+def sweep_table(sweep):
+    """examples/threshold_sweep.py's results, a row per threshold and slope (or schedule)."""
+    rows = []
+    for setting, scores in sweep["results"].items():
+        threshold, slope = (part.split("=")[1] for part in setting.split(", "))
+        slope = slope.replace("->", " → ") + (" per stage" if "->" in slope else "")
+        perfect = sum(score == 1.0 for score in scores)
+        rows.append(
+            [threshold, slope, ", ".join(percent(s) for s in scores), f"{perfect}/{len(scores)}"]
+        )
+    return table(
+        ["initial threshold", "surrogate slope", "test accuracy per seed", "seeds at 100%"], rows
+    )
+
+
 def render_monitoring(load, write, figure):
+    write("slope-annealing.md", sweep_table(load("threshold_sweep-anneal")))
     run = load("spike_raster")
     history = run["history"]
     rows = [

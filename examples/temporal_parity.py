@@ -70,12 +70,13 @@ class StageEndTest(keras.callbacks.Callback):
             self.results[length] = metrics["accuracy"]
 
 
-def train(kind, learning_rate, seed, args, layer_arguments=None, backup_dir=None):
+def train(kind, learning_rate, seed, args, layer_arguments=None, backup_dir=None, callbacks=()):
     """Trains one model through the curriculum; returns (model, test task, run record).
 
     `args` needs `units`, `lengths`, `steps` (per epoch), `epochs_per_stage`
     and `test_count`; `layer_arguments` go to the HSRU layers. With
     `backup_dir` the run backs itself up there, and resumes from it.
+    `callbacks` are added to fit's.
     """
     keras.utils.set_random_seed(seed)
     model = build_model(kind, args.units, layer_arguments)
@@ -97,7 +98,7 @@ def train(kind, learning_rate, seed, args, layer_arguments=None, backup_dir=None
     )
     kept = KeptHistory(os.path.join(backup_dir or "", "history.json"))
     stage_end = StageEndTest(curriculum, test, args.test_count, epochs, kept.extra)
-    callbacks = [curriculum, stage_end]
+    callbacks = [curriculum, stage_end, *callbacks]
     if backup_dir is not None:
         callbacks += [kept, BackupAndRestore(backup_dir)]
     start = time.perf_counter()

@@ -1,9 +1,11 @@
 """Callbacks: `Curriculum` (short sequences first, then longer ones, inside one
 `model.fit`), `EpochSync` (the tasks follow the training epoch), `BackupAndRestore`
-(keras' callback, with a backup written whole or not at all) and `SpikeMonitor` (how
-often the units fire and what the memory holds, in the epoch's logs)."""
+(keras' callback, with a backup written whole or not at all), `SpikeMonitor` (how
+often the units fire and what the memory holds, in the epoch's logs) and
+`SurrogateSlopeSchedule` (the surrogate's slope as a function of the epoch)."""
 
 import json
+import math
 import os
 import random
 import shutil
@@ -567,4 +569,104 @@ class SpikeMonitor(keras.callbacks.Callback):
             logs.update(self.spike_statistics())
 
 
-__all__ = ["BackupAndRestore", "Curriculum", "EpochSync", "SpikeMonitor"]
+class SurrogateSlopeSchedule(keras.callbacks.Callback):
+    """Sets the surrogate slope `k` of every HSRU layer from the epoch.
+
+    At the start of every epoch the callback computes `schedule(epoch)` (a
+    callable of the epoch index from 0, or one of keras' schedule objects
+    such as `keras.optimizers.schedules.ExponentialDecay`, which it calls
+    with the epoch as the step) and gives the value to every HSRU-family
+    layer of the model (`HSRU`, `AttentiveHSRU`, `keras.layers.RNN` over an
+    `HSRUCell`, nested and stacked ones included) as its `surrogate_slope`.
+    The value is logged as `surrogate_slope` in the epoch's logs, so it
+    appears in the `History` and in TensorBoard.
+
+    The slope shapes only the gradient (the forward pass is a step function),
+    and the fused kernels take it as a compile-time constant. So on JAX and
+    TensorFlow, which compile the train step, the train step is traced again
+    at the start of an epoch whose slope differs from the last one's, and
+    only then: a schedule that changes the slope every few epochs (for
+    example per curriculum stage) retraces that many times. On torch,
+    which runs eagerly, nothing is traced again. `retraces` counts the
+    train functions remade for a new slope (one remade before the first
+    step of a `fit` was not traced yet, and costs nothing). Predictions are
+    unaffected. A saved model keeps
+    the slope it had when saved, in its config.
+
+    Args:
+        schedule: A callable `epoch -> slope` or a
+            `keras.optimizers.schedules.LearningRateSchedule`. Each value must
+            be a positive finite number.
+        verbose: `0` (quiet) or `1` (print the slope when it changes).
+
+    Examples:
+        >>> task = keras_hsru.tasks.TemporalParity(10, batch_size=8, steps_per_epoch=2, seed=0)
+        >>> model = keras_hsru.models.HSRURNN(4)
+        >>> model.compile("adamw", "binary_crossentropy")
+        >>> anneal = keras_hsru.callbacks.SurrogateSlopeSchedule(lambda epoch: 2.0 * (epoch + 1))
+        >>> history = model.fit(task, epochs=3, callbacks=[anneal], verbose=0)
+        >>> history.history["surrogate_slope"]
+        [2.0, 4.0, 6.0]
+    """
+
+    def __init__(self, schedule, verbose: int = 0):
+        super().__init__()
+        if not callable(schedule):
+            raise ValueError(
+                "`schedule` must be a callable `epoch -> slope` or a keras schedule object. "
+                f"Received: schedule={schedule!r}"
+            )
+        self.schedule = schedule
+        self.verbose = check_choice("verbose", verbose, (0, 1))
+        self.slope = None
+        self.retraces = 0
+
+    def _slope_at(self, epoch):
+        value = self.schedule(epoch)
+        if hasattr(value, "shape") and tuple(value.shape) == ():
+            # A tensor or NumPy scalar, as keras' schedule objects return.
+            value = keras.ops.convert_to_numpy(value).item()
+        if not is_real(value) or not math.isfinite(value) or value <= 0:
+            raise ValueError(
+                "The slope schedule must return a positive finite number. "
+                f"Received: schedule({epoch})={value!r}"
+            )
+        return float(value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        layers = hsru_layers(self.model)
+        if not layers:
+            raise ValueError(
+                "SurrogateSlopeSchedule found no HSRU layer (HSRU, AttentiveHSRU, or RNN over "
+                f"an HSRUCell) in the model. Received: model {self.model.name!r}"
+            )
+        slope = self._slope_at(epoch)
+        changed = False
+        for layer in layers:
+            if layer.cell.surrogate_slope != slope:
+                layer.cell.surrogate_slope = slope
+                changed = True
+        self.slope = slope
+        if changed:
+            if self.verbose:
+                print(
+                    f"\nEpoch {epoch + 1}: SurrogateSlopeSchedule setting the slope to {slope}.",
+                    flush=True,
+                )
+            # The compiled step holds the old slope as a constant.
+            if getattr(self.model, "train_function", None) is not None:
+                self.model.make_train_function(force=True)
+                self.retraces += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.slope is not None:
+            logs["surrogate_slope"] = self.slope
+
+
+__all__ = [
+    "BackupAndRestore",
+    "Curriculum",
+    "EpochSync",
+    "SpikeMonitor",
+    "SurrogateSlopeSchedule",
+]
