@@ -4,6 +4,7 @@
     python docs/regenerate.py performance      # Performance: the CPU tables, all three backends
     python docs/regenerate.py performance-gpu  # Performance: the GPU tables (on a CUDA machine)
     python docs/regenerate.py deploy           # Deploy and scale: the streaming table
+    python docs/regenerate.py monitoring       # Monitoring and surrogates (JAX; 2 CPU cores: ~5 min)
     python docs/regenerate.py algorithms       # How it works: the table of algorithms
     python docs/regenerate.py paper --render-only   # the tables again from the last run's outputs
 
@@ -11,7 +12,9 @@ Each page's runs write their raw output (logs, JSON, figures) under the
 untracked `outputs/docs/PAGE/NAME/`; the tables go to `docs/generated/PAGE/*.md`,
 which the page includes, with `commands.md` listing the runs, and the figures
 it shows to `docs/assets/figures/`. `--only NAME ...` re-runs some of a page's
-runs and renders the page from those and the earlier outputs.
+runs and renders the page from those and the earlier outputs; a run with a
+table of its own (`renderers.RUN_RENDERERS`, e.g. `paper --only
+threshold_sweep`) rewrites only that table, so it needs no other outputs.
 """
 
 import argparse
@@ -173,7 +176,11 @@ def main():
     )
     parser.add_argument("page", choices=sorted(RUNS))
     parser.add_argument("--render-only", action="store_true", help="skip the runs")
-    parser.add_argument("--only", nargs="+", help="run only these names (and render all)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        help="run only these names; render the page (or only their tables, where they have their own)",
+    )
     args = parser.parse_args()
     if not args.render_only:
         for name, backend, command in RUNS[args.page]:
@@ -190,6 +197,7 @@ def main():
         GENERATED,
         FIGURES,
         lambda name: find(args.page, name, ".png"),
+        only=args.only,
     )
     if RUNS[args.page]:
         lines = [command_line(*run) for run in RUNS[args.page]]

@@ -173,7 +173,7 @@ def render_paper(load, write, figure):
     )
     figure("hidden_state_tsne", "hidden-state-tsne.png")
 
-    write("threshold-sweep.md", sweep_table(load("threshold_sweep")))
+    render_threshold_sweep(load, write, figure)
 
     rows = []
     for backend in ("jax", "tensorflow", "torch"):
@@ -359,6 +359,10 @@ def render_deploy(load, write, figure):
     )
 
 
+def render_threshold_sweep(load, write, figure):
+    write("threshold-sweep.md", sweep_table(load("threshold_sweep")))
+
+
 def sweep_table(sweep):
     """examples/threshold_sweep.py's results, a row per threshold and slope (or schedule)."""
     rows = []
@@ -442,8 +446,14 @@ RENDERERS = {
 }
 
 
-def render(page, load, generated, figures, find_figure):
-    """Writes the page's tables under `generated/page/` and its figures under `figures`."""
+# Runs whose tables can be rendered alone (`regenerate.py PAGE --only RUN`), without the
+# page's other runs' outputs.
+RUN_RENDERERS = {("paper", "threshold_sweep"): render_threshold_sweep}
+
+
+def render(page, load, generated, figures, find_figure, only=None):
+    """Writes the page's tables under `generated/page/` and its figures under `figures`;
+    with `only` (run names that all have a `RUN_RENDERERS` entry), only those runs' tables."""
 
     def write(name, text):
         with open(os.path.join(generated, page, name), "w") as f:
@@ -454,6 +464,10 @@ def render(page, load, generated, figures, find_figure):
 
         shutil.copyfile(find_figure(run), os.path.join(figures, target))
 
-    RENDERERS[page](load, write, figure)
+    if only is not None and all((page, name) in RUN_RENDERERS for name in only):
+        for name in only:
+            RUN_RENDERERS[page, name](load, write, figure)
+    else:
+        RENDERERS[page](load, write, figure)
     with open(os.path.join(generated, "algorithms.md"), "w") as f:
         f.write(_algorithms.table())

@@ -13,10 +13,10 @@ from START in the first stage to END in the last: the train step is traced
 again at each stage for its new length anyway, so the schedule costs no
 extra compilation. `--anneal` may be given several times.
 
-    KERAS_BACKEND=jax python examples/threshold_sweep.py               # ~5 minutes on 2 CPU cores
+    KERAS_BACKEND=jax python examples/threshold_sweep.py               # ~2 minutes on 2 CPU cores
     KERAS_BACKEND=jax python examples/threshold_sweep.py --quick       # a smoke run
     KERAS_BACKEND=jax python examples/threshold_sweep.py --thresholds 0.5 1.0 --seeds 5 \
-        --slopes 2 5 10 --anneal 2 10 --anneal 10 2                     # ~15 minutes
+        --slopes 2 5 10 --anneal 2 10 --anneal 10 2                     # ~4 minutes
 """
 
 import argparse
