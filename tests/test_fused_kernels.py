@@ -25,17 +25,17 @@ def test_fused_kernels_match_composed_ops():
     )
     print(result.stdout[-3000:], result.stderr[-3000:])
     assert result.returncode == 0
-    assert result.stdout.count(" ok") == 21
+    assert result.stdout.count(" ok") == 83
 
 
-def _pallas_problem(rng, batch, length, units):
+def _pallas_problem(rng, batch, length, units, dtype="float32"):
     import jax.numpy as jnp
 
     from keras_hsru.ops import _jax
     from tests.support import reference
 
     decay = rng.uniform(0.1, 0.95, units)
-    current = rng.normal(size=(batch, length, units))
+    current = jnp.asarray(rng.normal(size=(batch, length, units)), dtype)
     potential0 = rng.normal(size=(batch, units))
     memory0 = rng.uniform(size=(batch, units))
     # V does not depend on theta: put theta where no V is near it.
@@ -43,39 +43,69 @@ def _pallas_problem(rng, batch, length, units):
         *(jnp.asarray(a, jnp.float32) for a in (decay, current, potential0))
     )
     threshold, _ = reference.threshold_in_gaps(np.asarray(potential))
-    args = (decay, current, threshold, potential0, memory0)
-    return [jnp.asarray(a, jnp.float32) for a in args]
+    args = [jnp.asarray(a, jnp.float32) for a in (decay, threshold, potential0, memory0)]
+    return [args[0], current, *args[1:]]
+
+
+# Half precision: the input projection's dtype under mixed precision, with the readout copies of
+# V and D; `used` are the outputs the loss reads (the others' gradients are symbolic zeros).
+PALLAS_CASES = [
+    ((2, 1, 3), "float32", (0, 1)),
+    ((2, 37, 48), "float32", (0, 1)),
+    ((2, 37, 48), "float32", (0,)),
+    ((2, 37, 48), "bfloat16", (0, 1, 2, 3)),
+    ((2, 37, 48), "bfloat16", (2, 3)),
+    ((2, 37, 48), "float16", (1, 2)),
+]
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="the Pallas kernels serve the JAX backend")
-@pytest.mark.parametrize("shape", [(2, 1, 3), (2, 37, 48)])
-def test_pallas_kernels_match_composed_ops(shape, rng):
+@pytest.mark.parametrize("shape, dtype, used", PALLAS_CASES)
+def test_pallas_kernels_match_composed_ops(shape, dtype, used, rng):
     import jax
     import jax.numpy as jnp
 
     from keras_hsru.ops import _jax, _pallas
 
     interpret = jax.default_backend() != "gpu"
-    args = _pallas_problem(rng, *shape)
-    upstream = [jnp.asarray(rng.normal(size=shape), jnp.float32) for _ in range(2)]
+    args = _pallas_problem(rng, *shape, dtype)
+    readout = None if dtype == "float32" else dtype
+    upstream = [
+        jnp.asarray(rng.normal(size=shape), "float32" if i < 2 else dtype) for i in range(4)
+    ]
 
     def fused(decay, current, threshold, potential0, memory0):
-        return _pallas.hybrid_scan(decay, current, threshold, 3.0, potential0, memory0, interpret)
+        return _pallas.hybrid_scan(
+            decay, current, threshold, 3.0, potential0, memory0, interpret, readout
+        )
 
     def composed(decay, current, threshold, potential0, memory0):
-        potential = _jax.linear_scan(decay, current, potential0)
-        return potential, _jax.xor_scan(
-            _jax.spike(potential - threshold, 3.0, "fast_sigmoid"), memory0
-        )
+        potential = _jax.linear_scan(decay, current.astype(jnp.float32), potential0)
+        memory = _jax.xor_scan(_jax.spike(potential - threshold, 3.0, "fast_sigmoid"), memory0)
+        if readout is None:
+            return potential, memory
+        return potential, memory, potential.astype(dtype), memory.astype(dtype)
 
     results = []
     for function in (fused, composed):
-        states, pullback = jax.vjp(function, *args)
-        results.append([*states, *pullback(tuple(upstream))])
-    names = ["V", "D", "d_decay", "d_current", "d_threshold", "d_potential0", "d_memory0"]
+
+        def loss(*inputs, function=function):
+            states = function(*inputs)
+            return sum(jnp.sum(states[i].astype(jnp.float32) * upstream[i]) for i in used)
+
+        states = function(*args)
+        assert [str(s.dtype) for s in states] == ["float32"] * 2 + [dtype] * (len(states) - 2)
+        results.append([*states, *jax.grad(loss, argnums=range(5))(*args)])
+    assert str(results[0][-4].dtype) == dtype  # the gradient of `current`
+    names = ["V", "D", "V_readout", "D_readout"][: len(results[0]) - 5]
+    names += ["d_decay", "d_current", "d_threshold", "d_potential0", "d_memory0"]
     for name, got, want in zip(names, *results):
+        got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+        # Values rounded to a half dtype may differ by one unit in its last place.
+        rounded = dtype != "float32" and name in ("V_readout", "D_readout", "d_current")
+        rtol = {"bfloat16": 2**-7, "float16": 2**-10}[dtype] if rounded else 1e-5
         np.testing.assert_allclose(
-            got, want, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(want).max())), err_msg=name
+            got, want, rtol=rtol, atol=rtol * max(1.0, float(np.abs(want).max())), err_msg=name
         )
 
 
@@ -105,3 +135,28 @@ def test_pallas_kernels_lower_to_triton_for_cuda():
     assert 'name = "_forward_kernel"' in text and 'name = "_backward_kernel"' in text
     # Units 48 = 3 blocks of 16 (the largest power of two up to 32 dividing 48).
     assert _pallas.block_units(units) == 16 and "grid_y = 3" in text
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the Pallas kernels serve the JAX backend")
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_pallas_half_precision_kernels_lower_to_triton_for_cuda(dtype):
+    import jax
+    import jax.numpy as jnp
+
+    from keras_hsru.ops import _pallas
+
+    def train_step(decay, current, threshold, potential0, memory0):
+        def loss(*args):
+            states = _pallas.hybrid_scan(*args[:3], 3.0, *args[3:], False, dtype)
+            return jnp.sum(states[2].astype(jnp.float32)) + jnp.sum(states[3] * states[3])
+
+        return jax.grad(loss, argnums=(0, 1, 2, 3, 4))(
+            decay, current, threshold, potential0, memory0
+        )
+
+    batch, length, units = 2, 70, 48
+    shapes = [(units,), (batch, length, units), (units,), (batch, units), (batch, units)]
+    dtypes = ["float32", dtype, "float32", "float32", "float32"]
+    specs = [jax.ShapeDtypeStruct(shape, d) for shape, d in zip(shapes, dtypes)]
+    lowered = jax.jit(train_step).trace(*specs).lower(lowering_platforms=("cuda",))
+    assert lowered.as_text().count("xla.gpu.triton") == 2

@@ -273,6 +273,61 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_hybrid_scan_of_a_half_precision_current_keeps_float32_states(dtype, fused, rng):
+    """Mixed precision: a bfloat16/float16 I gives float32 V and D, equal to the float32 scan of
+    the same values, and with readout_dtype their copies in that dtype; gradients included."""
+    from tests.support import reference
+
+    batch, length, units, slope = 3, 40, 4, 2.0
+    current = rng.normal(size=(batch, length, units)).astype(np.float32)
+    # The values a half-precision matmul would hand over.
+    current = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(current, dtype), "float32"))
+    decay = rng.uniform(0.2, 0.9, size=units).astype(np.float32)
+    v0 = rng.normal(size=(batch, units)).astype(np.float32)
+    d0 = rng.uniform(0, 1, size=(batch, units)).astype(np.float32)
+    tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))
+    potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, v0)
+    threshold, margin = reference.threshold_in_gaps(potentials)
+    assert margin.min() > 1e-4
+    threshold = threshold.astype(np.float32)
+
+    def half(decay, current, threshold, v0, d0):
+        states = hsru_ops.hybrid_scan(
+            decay, keras.ops.cast(current, dtype), threshold, slope, v0, d0, fused=fused,
+            readout_dtype=dtype,
+        )  # fmt: skip
+        dtypes = [keras.backend.standardize_dtype(state.dtype) for state in states]
+        assert dtypes == ["float32", "float32", dtype, dtype]
+        return keras.ops.concatenate([keras.ops.cast(state, "float32") for state in states], -1)
+
+    def full(decay, current, threshold, v0, d0):
+        potential, memory = hsru_ops.hybrid_scan(
+            decay, current, threshold, slope, v0, d0, fused=False
+        )
+        copies = [keras.ops.cast(keras.ops.cast(s, dtype), "float32") for s in (potential, memory)]
+        return keras.ops.concatenate([potential, memory, *copies], axis=-1)
+
+    args = (decay, current, threshold, v0, d0)
+    got, want = (keras.ops.convert_to_numpy(fn(*args)) for fn in (half, full))
+    states, copies = slice(0, 2 * units), slice(2 * units, None)
+    np.testing.assert_allclose(got[..., states], want[..., states], atol=1e-5)
+    np.testing.assert_allclose(got[..., copies], want[..., copies], rtol=2**-7, atol=1e-5)
+    for g, w in zip(grad_of(half, *args), grad_of(full, *args)):
+        # The gradient of I comes in its dtype.
+        np.testing.assert_allclose(g, w, rtol=2**-7, atol=2**-7 * max(1.0, np.abs(w).max()))
+
+
+def test_hybrid_scan_validates_the_current_and_readout_dtypes():
+    decay = np.full(3, 0.5, np.float32)
+    with pytest.raises(ValueError, match="readout_dtype='int32'"):
+        hsru_ops.hybrid_scan(decay, np.ones((2, 4, 3), np.float32), decay, 1.0,
+                             readout_dtype="int32")  # fmt: skip
+    with pytest.raises(ValueError, match="dtype=int32"):
+        hsru_ops.hybrid_scan(decay, np.ones((2, 4, 3), np.int32), decay, 1.0)
+
+
 def test_fused_path_where_none_runs_is_an_error():
     from tests.support.backend_utils import fused_kernels_run_here
 

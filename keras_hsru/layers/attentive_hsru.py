@@ -5,6 +5,7 @@ from keras import constraints, initializers, ops, regularizers
 
 from keras_hsru._validation import check_positive_finite
 from keras_hsru.layers.hsru import HSRU, HSRUCell, cell_property
+from keras_hsru.layers.leaky_integrator import STATE_DTYPE
 
 ATTENTION_ARGUMENTS = (
     "attention_sharpness",
@@ -92,8 +93,8 @@ class AttentiveHSRUCell(HSRUCell):
             ops.shape(logits)[0], logits.dtype
         )
 
-    def input_current(self, inputs):
-        return super().input_current(inputs * self.attention())
+    def input_current(self, inputs, dtype: str | None = STATE_DTYPE):
+        return super().input_current(inputs * self.attention(), dtype)
 
     def get_config(self):
         config = {"attention_sharpness": self.attention_sharpness}

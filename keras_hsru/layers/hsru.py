@@ -585,20 +585,27 @@ class HSRU(keras.layers.RNN):
         from `initial_states` (V, D); outputs only if `return_sequences`. With
         `regularize`, adds the spike rate penalty."""
         cell = self.cell
-        potential, memory = hsru_ops.hybrid_scan(
+        # Under mixed precision the scan takes I as the matmul leaves it and
+        # hands back V and D for the readout in the compute dtype too: the GPU
+        # kernels read and write those in the same pass, instead of casts.
+        half = cell.compute_dtype in hsru_ops.HALF_DTYPES
+        readout_dtype = cell.compute_dtype if half and self.return_sequences else None
+        states = hsru_ops.hybrid_scan(
             cell.decay(),
-            cell.input_current(sequences),
+            cell.input_current(sequences, dtype=None if half else STATE_DTYPE),
             ops.cast(cell.threshold, STATE_DTYPE),
             cell.surrogate_slope,
             *initial_states,
             fused=_FUSED[self.implementation],
             surrogate=cell.surrogate,
+            readout_dtype=readout_dtype,
         )
+        potential, memory = states[:2]
         if regularize and self.spike_rate_regularizer is not None:
             # The spikes again, from V, with the surrogate gradient: the fused
             # paths return V and D only, and V's gradient carries the penalty's.
             self._add_spike_rate_loss(ops.mean(cell.spikes(potential), axis=(0, 1)))
-        outputs = cell.readout(potential, memory) if self.return_sequences else None
+        outputs = cell.readout(*states[-2:]) if self.return_sequences else None
         return (potential[:, -1], memory[:, -1]), outputs
 
     def _add_spike_rate_loss(self, rates):

@@ -146,10 +146,11 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
 
     # The pieces below serve both the step-by-step cell and whole sequences.
 
-    def input_current(self, inputs):
-        """I = x W_in + b_in, for one step or a whole sequence, in float32."""
+    def input_current(self, inputs, dtype: str | None = STATE_DTYPE):
+        """I = x W_in + b_in, for one step or a whole sequence, in float32
+        (or `dtype`; None: the compute dtype, as the matmul leaves it)."""
         current = matmul_rows(inputs, self.input_kernel) + self.input_bias
-        return ops.cast(current, STATE_DTYPE)
+        return current if dtype is None else ops.cast(current, dtype)
 
     def decay(self):
         return decay_from_tau(ops.cast(self.tau, STATE_DTYPE))

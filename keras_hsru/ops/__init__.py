@@ -25,8 +25,10 @@ arguments these functions have validated and converted:
   `xor_scan(spikes, initial_state)`, `scan_in_chunks(fn, carry, sequences,
   chunk_length)`, `inference_chunk_length()`: as below;
 - `fused_hybrid_scan(decay, current, threshold, slope, surrogate, potential0,
-  memory0, force=False)`: `(V, D)` by the fused path, or None where there is none
-  (a ValueError instead if `force`);
+  memory0, force=False, readout_dtype=None)`: `(V, D)` by the fused path (or
+  `(V, D, V_readout, D_readout)` where its kernels write the readout copies),
+  or None where there is none (a ValueError instead if `force`); `current`
+  may be half precision, the rest is in the states' dtype;
 - `fixed_length_trace()`: whether the graph being traced fixes the sequence
   length (torch's tracer, which ONNX export uses), so that the layers can
   say so instead of exporting a graph that is wrong at other lengths.
@@ -44,6 +46,9 @@ from keras_hsru._validation import (
     check_shape,
 )
 from keras_hsru.ops._common import SURROGATES
+
+# Sequence dtypes whose states are computed in float32.
+HALF_DTYPES = ("bfloat16", "float16")
 
 # The interface every backend module implements (see the module docstring).
 BACKEND_FUNCTIONS = (
@@ -217,6 +222,7 @@ def hybrid_scan(
     initial_memory=None,
     fused: bool | None = None,
     surrogate: str = "fast_sigmoid",
+    readout_dtype: str | None = None,
 ):
     """The HSRU's analog and digital states for a whole sequence.
 
@@ -236,9 +242,17 @@ def hybrid_scan(
     torch on CUDA, TensorFlow in graphs on a CPU, and JAX on a CPU or a GPU
     (the docs' "How it works" has the table and the reasons).
 
+    For mixed precision, `current` may be bfloat16 or float16 (the dtype of
+    the input projection's matmul): V, D and every sum are still computed in
+    float32. With `readout_dtype` the result also holds V and D in that
+    dtype, for the readout's matmul; the GPU kernels read `current` and write
+    those copies in their dtypes in the same pass, and read the copies'
+    gradients and write `current`'s in them, instead of separate casts.
+
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
-        current: Tensor `(batch, time, units)`, the input current `I`.
+        current: Tensor `(batch, time, units)`, the input current `I`: float32
+            or float64 (the states' dtype), or bfloat16 or float16 (float32 states).
         threshold: Tensor `(units,)`, the firing threshold.
         slope: Positive finite float, the surrogate's slope `k`.
         initial_potential: Optional `(batch, units)`, `V_{-1}`. Zeros if None.
@@ -250,9 +264,12 @@ def hybrid_scan(
             `False` (the composed ops).
         surrogate: One of `SURROGATES` (see `spike`). Default: the paper's
             `"fast_sigmoid"`.
+        readout_dtype: Optional floating point dtype name: also return V and D
+            in it.
 
     Returns:
-        `(V, D)`, two tensors of shape `(batch, time, units)`.
+        `(V, D)`, two tensors of shape `(batch, time, units)` in the states'
+        dtype; with `readout_dtype`, `(V, D, V_readout, D_readout)`.
 
     Examples:
         >>> decay = keras.ops.convert_to_tensor([0.5])
@@ -270,11 +287,23 @@ def hybrid_scan(
         fused = check_bool("fused", fused)
     current = keras.ops.convert_to_tensor(current)
     _check_sequence("current", current)
+    current_dtype = keras.backend.standardize_dtype(current.dtype)
+    if not keras.backend.is_float_dtype(current_dtype):
+        raise ValueError(
+            f"`current` must be a floating point tensor. Received: dtype={current_dtype}"
+        )
+    if readout_dtype is not None:
+        readout_dtype = keras.backend.standardize_dtype(readout_dtype)
+        if not keras.backend.is_float_dtype(readout_dtype):
+            raise ValueError(
+                "`readout_dtype` must be a floating point dtype or None. "
+                f"Received: readout_dtype={readout_dtype!r}"
+            )
+    dtype = "float32" if current_dtype in HALF_DTYPES else current_dtype
     if initial_potential is None:
-        initial_potential = keras.ops.zeros_like(current[:, 0])
+        initial_potential = keras.ops.zeros(keras.ops.shape(current[:, 0]), dtype)
     if initial_memory is None:
-        initial_memory = keras.ops.zeros_like(current[:, 0])
-    dtype = current.dtype
+        initial_memory = keras.ops.zeros(keras.ops.shape(current[:, 0]), dtype)
     decay, threshold, initial_potential, initial_memory = (
         keras.ops.convert_to_tensor(t, dtype)
         for t in (decay, threshold, initial_potential, initial_memory)
@@ -283,7 +312,10 @@ def hybrid_scan(
         _check_per_unit(name, value, current)
     _check_state("initial_potential", initial_potential, current)
     _check_state("initial_memory", initial_memory, current)
+    states = None
     if fused is not False:
+        # A backend returns (V, D), or (V, D, V_readout, D_readout) where its
+        # kernels wrote the copies themselves.
         states = _implementation().fused_hybrid_scan(
             decay,
             current,
@@ -293,12 +325,16 @@ def hybrid_scan(
             initial_potential,
             initial_memory,
             force=bool(fused),
+            readout_dtype=readout_dtype,
         )
-        if states is not None:
-            return states
-    potential = linear_scan(decay, current, initial_potential)
-    memory = xor_scan(spike(potential - threshold, slope, surrogate), initial_memory)
-    return potential, memory
+    if states is None:
+        current = keras.ops.cast(current, dtype)
+        potential = linear_scan(decay, current, initial_potential)
+        memory = xor_scan(spike(potential - threshold, slope, surrogate), initial_memory)
+        states = (potential, memory)
+    if readout_dtype is not None and len(states) == 2:
+        states = (*states, *(keras.ops.cast(state, readout_dtype) for state in states))
+    return tuple(states)
 
 
 def scan_in_chunks(fn, carry, sequences, chunk_length: int):

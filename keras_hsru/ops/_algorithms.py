@@ -10,6 +10,8 @@ current numbers.
 from dataclasses import dataclass
 
 BACKENDS = ("jax", "tensorflow", "torch")
+# The sequence dtypes the GPU kernels read as they are (the states stay float32).
+FUSED_GPU_DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def choose(place: Place) -> Choice:
             return Choice(
                 "associative",
                 "pallas",
-                ("float32",),
+                FUSED_GPU_DTYPES,
                 None,
                 "Pallas' Triton lowering runs one fused pass forward and one backward; "
                 "the log-depth associative scan serves other dtypes and surrogates.",
@@ -129,7 +131,7 @@ def choose(place: Place) -> Choice:
             return Choice(
                 "chunked matmul" if place.device == "cuda" else "doubling",
                 "triton",
-                ("float32",),
+                FUSED_GPU_DTYPES,
                 None,
                 "Two Triton kernels read and write each sequence once; without them "
                 "(and for other surrogates) the chunked matmul form uses the tensor cores.",

@@ -271,26 +271,31 @@ _sequential_hybrid_scan.defvjp(_sequential_hybrid_scan_fwd, _sequential_hybrid_s
 
 
 def fused_hybrid_scan(
-    decay, current, threshold, slope, surrogate, potential0, memory0, force=False
-):
+    decay, current, threshold, slope, surrogate, potential0, memory0, force=False,
+    readout_dtype=None,
+):  # fmt: skip
     """V and D in one pass forward and one backward, where `_algorithms` has a
-    fused path: on a CPU one sequential loop over time each, on a GPU the
-    Pallas kernels (`_pallas.py`, float32 and the fast sigmoid only).
-    Elsewhere None, or a ValueError if `force`.
+    fused path: on a CPU one sequential loop over time each (a half-precision
+    `current` widened first), on a GPU the Pallas kernels (`_pallas.py`; the
+    fast sigmoid only), which read a bfloat16 or float16 `current` as it is
+    and, with a `readout_dtype`, also write V and D in it. Elsewhere None, or
+    a ValueError if `force`.
     """
     choice = _choice()
     if not choice.fused_takes(str(current.dtype), surrogate):
         if not force:
             return None
         raise ValueError(
-            "The fused HSRU kernels on JAX need a CPU, or a GPU, float32 sequences and the "
-            f"fast sigmoid surrogate. Received: device={jax.default_backend()!r}, "
-            f"dtype={current.dtype}, surrogate={surrogate!r}"
+            "The fused HSRU kernels on JAX need a CPU, or a GPU, float32, bfloat16 or float16 "
+            f"sequences and the fast sigmoid surrogate. Received: "
+            f"device={jax.default_backend()!r}, dtype={current.dtype}, surrogate={surrogate!r}"
         )
     if choice.fused == "loop":
         return _sequential_hybrid_scan(
-            decay, current, threshold, slope, surrogate, potential0, memory0
+            decay, current.astype(decay.dtype), threshold, slope, surrogate, potential0, memory0
         )
     from keras_hsru.ops import _pallas
 
-    return _pallas.hybrid_scan(decay, current, threshold, slope, potential0, memory0)
+    return _pallas.hybrid_scan(
+        decay, current, threshold, slope, potential0, memory0, readout_dtype=readout_dtype
+    )

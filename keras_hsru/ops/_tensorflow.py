@@ -339,13 +339,15 @@ def _fused_backward(decay, threshold, slope, surrogate, potential, memory, grad_
 
 
 def fused_hybrid_scan(
-    decay, current, threshold, slope, surrogate, potential0, memory0, force=False
-):
+    decay, current, threshold, slope, surrogate, potential0, memory0, force=False,
+    readout_dtype=None,
+):  # fmt: skip
     """V and D by one sequential loop forward and one backward, where
     `_algorithms` takes it (graphs on a CPU) or if `force` (the loop runs
-    anywhere); None elsewhere."""
+    anywhere); None elsewhere. A half-precision `current` is widened first."""
     if not (force or _choice().fused == "loop"):
         return None
+    current = tf.cast(current, decay.dtype)
 
     @tf.custom_gradient
     def _hybrid_scan(decay, current, threshold, potential0, memory0):

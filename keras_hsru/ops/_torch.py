@@ -242,32 +242,44 @@ def _fused_kernels():
 
 class _HybridScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, decay, current, threshold, potential0, memory0, kernels, slope):
+    def forward(ctx, decay, current, threshold, potential0, memory0, kernels, slope, readout_dtype):
         args = [t.contiguous() for t in (decay, threshold, potential0, memory0)]
-        potential, memory = kernels.forward(current.contiguous(), *args)
-        ctx.save_for_backward(potential, memory, *args)
-        ctx.kernels, ctx.slope = kernels, slope
-        return potential, memory
+        outputs = kernels.forward(current.contiguous(), *args, readout_dtype)
+        ctx.save_for_backward(*outputs[:2], *args)
+        ctx.kernels, ctx.slope, ctx.current_dtype = kernels, slope, current.dtype
+        return outputs
 
     @staticmethod
-    def backward(ctx, grad_potential, grad_memory):
+    def backward(ctx, *grads):
         potential, memory, decay, threshold, potential0, memory0 = ctx.saved_tensors
-        grads = [
-            torch.zeros_like(potential) if g is None else g.contiguous()
-            for g in (grad_potential, grad_memory)
-        ]
+
+        def pair(first, second):
+            # A pair neither of whose outputs was used is not read at all.
+            if first is None and second is None:
+                return None
+            return tuple(
+                torch.zeros_like(potential) if g is None else g.contiguous()
+                for g in (first, second)
+            )
+
         g_current, g_decay, g_threshold, g_potential0, g_memory0 = ctx.kernels.backward(
-            *grads, potential, memory, decay, threshold, potential0, memory0, ctx.slope
-        )
-        return g_decay, g_current, g_threshold, g_potential0, g_memory0, None, None
+            pair(*grads[:2]),
+            pair(*grads[2:]) if len(grads) == 4 else None,
+            potential, memory, decay, threshold, potential0, memory0, ctx.slope,
+            ctx.current_dtype,
+        )  # fmt: skip
+        return g_decay, g_current, g_threshold, g_potential0, g_memory0, None, None, None
 
 
 def fused_hybrid_scan(
-    decay, current, threshold, slope, surrogate, potential0, memory0, force=False
-):
+    decay, current, threshold, slope, surrogate, potential0, memory0, force=False,
+    readout_dtype=None,
+):  # fmt: skip
     """V and D in one fused Triton pass where `_algorithms` takes it (CUDA, or
     any device under Triton's interpreter, TRITON_INTERPRET=1, which the tests
     use on a CPU); None where it does not apply (a ValueError if `force`).
+    The kernels read a bfloat16 or float16 `current` as it is and, with a
+    `readout_dtype`, also write V and D in it: `(V, D, V_readout, D_readout)`.
     """
     choice = _choice(current.device.type)
     kernels = _fused_kernels() if choice.fused == "triton" else None
@@ -275,10 +287,14 @@ def fused_hybrid_scan(
     if kernels is None or decay.dim() != 1 or not choice.fused_takes(dtype, surrogate):
         if force:
             raise ValueError(
-                "The fused HSRU kernels on torch need a CUDA device, Triton, float32 "
-                f"sequences and the fast sigmoid surrogate. Received: device={current.device}, "
-                f"dtype={current.dtype}, surrogate={surrogate!r}, "
+                "The fused HSRU kernels on torch need a CUDA device, Triton, float32, bfloat16 "
+                "or float16 sequences and the fast sigmoid surrogate. Received: "
+                f"device={current.device}, dtype={current.dtype}, surrogate={surrogate!r}, "
                 f"Triton {'installed' if _fused_kernels() else 'not installed'}"
             )
         return None
-    return _HybridScan.apply(decay, current, threshold, potential0, memory0, kernels, slope)
+    if readout_dtype is not None:
+        readout_dtype = getattr(torch, readout_dtype)
+    return _HybridScan.apply(
+        decay, current, threshold, potential0, memory0, kernels, slope, readout_dtype
+    )

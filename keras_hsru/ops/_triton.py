@@ -7,6 +7,13 @@ gradients in a single reverse pass. Each program owns one batch row and
 tile the linear recurrences are an in-register associative scan, and the
 state at the tile's edge is carried to the next tile.
 
+The sequence `current` may be float32, bfloat16 or float16: it is read in
+its dtype and widened, and V, D and every sum are float32. With a readout
+dtype the forward kernel also writes V and D in it (what the readout's matmul
+reads), and the backward kernel reads their gradients in it and writes the
+gradient of `current` in `current`'s dtype, so that no separate casts pass
+over the sequences.
+
 The gradients are those of the step-by-step equations with the fast-sigmoid
 surrogate (see `keras_hsru.ops`): with c_t = 1 - 2 S_{t+1},
 
@@ -32,8 +39,9 @@ def _affine(decay_early, value_early, decay_late, value_late):
 @triton.jit
 def _forward_kernel(
     current, potential, memory, decay, threshold, potential0, memory0,
+    potential_readout, memory_readout,
     length, units,
-    TILE: tl.constexpr, BLOCK: tl.constexpr,
+    TILE: tl.constexpr, BLOCK: tl.constexpr, READOUT: tl.constexpr,
 ):  # fmt: skip
     row = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -49,7 +57,7 @@ def _forward_kernel(
         t = start + steps
         ok = (t[:, None] < length) & col_ok[None, :]
         offsets = base + t[:, None].to(tl.int64) * units + cols[None, :]
-        x = tl.load(current + offsets, mask=ok, other=0.0)
+        x = tl.load(current + offsets, mask=ok, other=0.0).to(tl.float32)
         growth, local = tl.associative_scan((alphas, x), 0, _affine)
         v_tile = local + growth * v[None, :]
         spikes = tl.where(ok & (v_tile > theta[None, :]), 1, 0)
@@ -57,6 +65,10 @@ def _forward_kernel(
         d_tile = (1 - 2 * parity) * d[None, :] + parity
         tl.store(potential + offsets, v_tile, mask=ok)
         tl.store(memory + offsets, d_tile, mask=ok)
+        if READOUT:
+            readout_type = potential_readout.dtype.element_ty
+            tl.store(potential_readout + offsets, v_tile.to(readout_type), mask=ok)
+            tl.store(memory_readout + offsets, d_tile.to(readout_type), mask=ok)
         last = (steps == tl.minimum(length - start, TILE) - 1)[:, None]
         v = tl.sum(tl.where(last, v_tile, 0.0), 0)
         d = tl.sum(tl.where(last, d_tile, 0.0), 0)
@@ -64,11 +76,14 @@ def _forward_kernel(
 
 @triton.jit
 def _backward_kernel(
-    grad_potential, grad_memory, potential, memory, decay, threshold, potential0, memory0,
+    grad_potential, grad_memory, grad_potential_readout, grad_memory_readout,
+    potential, memory, decay, threshold, potential0, memory0,
     grad_current, grad_decay_part, grad_threshold_part, grad_potential0, grad_memory0,
     length, units, slope,
-    TILE: tl.constexpr, BLOCK: tl.constexpr,
+    TILE: tl.constexpr, BLOCK: tl.constexpr, STATE_GRAD: tl.constexpr, READOUT_GRAD: tl.constexpr,
 ):  # fmt: skip
+    # The upstream gradients of (V, D) in float32 (STATE_GRAD) and of their
+    # readout-dtype copies (READOUT_GRAD), summed; a False flag reads nothing.
     row = tl.program_id(0)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     col_ok = cols < units
@@ -89,8 +104,14 @@ def _backward_kernel(
         t = (tiles - 1 - k) * TILE + steps
         ok = (t[:, None] < length) & col_ok[None, :]
         offsets = base + t[:, None].to(tl.int64) * units + cols[None, :]
-        g_v = tl.load(grad_potential + offsets, mask=ok, other=0.0)
-        g_d = tl.load(grad_memory + offsets, mask=ok, other=0.0)
+        g_v = tl.zeros((TILE, BLOCK), tl.float32)
+        g_d = tl.zeros((TILE, BLOCK), tl.float32)
+        if STATE_GRAD:
+            g_v += tl.load(grad_potential + offsets, mask=ok, other=0.0)
+            g_d += tl.load(grad_memory + offsets, mask=ok, other=0.0)
+        if READOUT_GRAD:
+            g_v += tl.load(grad_potential_readout + offsets, mask=ok, other=0.0).to(tl.float32)
+            g_d += tl.load(grad_memory_readout + offsets, mask=ok, other=0.0).to(tl.float32)
         v_t = tl.load(potential + offsets, mask=ok, other=0.0)
         after = ok & (t[:, None] + 1 < length)
         v_next = tl.load(potential + offsets + units, mask=after, other=0.0)
@@ -108,7 +129,7 @@ def _backward_kernel(
         g_spike_v = tl.where(ok, g_spike * surrogate, 0.0)
         growth_v, local_v = tl.associative_scan((alphas, g_v + g_spike_v), 0, _affine)
         g_v_total = local_v + growth_v * carry_v[None, :]
-        tl.store(grad_current + offsets, g_v_total, mask=ok)
+        tl.store(grad_current + offsets, g_v_total.to(grad_current.dtype.element_ty), mask=ok)
         sum_decay += tl.sum(tl.where(ok, g_v_total * v_prev, 0.0), 0)
         sum_threshold -= tl.sum(g_spike_v, 0)
         earliest = (steps == 0)[:, None]
@@ -126,35 +147,57 @@ def _grid(batch, units):
     return (batch, triton.cdiv(units, BLOCK_UNITS))
 
 
-def forward(current, decay, threshold, potential0, memory0):
-    """V and D for (batch, time, units) float32 contiguous CUDA tensors."""
+def forward(current, decay, threshold, potential0, memory0, readout_dtype=None):
+    """V and D (float32) for a (batch, time, units) contiguous CUDA tensor `current`
+    (float32, bfloat16 or float16) and float32 parameters and states; with a
+    `readout_dtype`, also V and D in it."""
     import torch
 
     batch, length, units = current.shape
-    potential = torch.empty_like(current)
-    memory = torch.empty_like(current)
+    potential = torch.empty(current.shape, dtype=torch.float32, device=current.device)
+    memory = torch.empty_like(potential)
+    readout = readout_dtype is not None
+    if readout:
+        potential_readout = torch.empty_like(potential, dtype=readout_dtype)
+        memory_readout = torch.empty_like(potential, dtype=readout_dtype)
+    else:  # not written: any pointers do
+        potential_readout, memory_readout = potential, memory
     _forward_kernel[_grid(batch, units)](
         current, potential, memory, decay, threshold, potential0, memory0,
-        length, units, TILE=TILE_STEPS, BLOCK=BLOCK_UNITS, num_warps=4,
+        potential_readout, memory_readout,
+        length, units, TILE=TILE_STEPS, BLOCK=BLOCK_UNITS, READOUT=readout, num_warps=4,
     )  # fmt: skip
+    if readout:
+        return potential, memory, potential_readout, memory_readout
     return potential, memory
 
 
 def backward(
-    grad_potential, grad_memory, potential, memory, decay, threshold, potential0, memory0, slope
-):
-    """Gradients w.r.t. (current, decay, threshold, potential0, memory0)."""
+    state_grads, readout_grads, potential, memory, decay, threshold, potential0, memory0, slope,
+    current_dtype,
+):  # fmt: skip
+    """Gradients w.r.t. (current, decay, threshold, potential0, memory0).
+
+    `state_grads` and `readout_grads` are the upstream gradients of (V, D) and
+    of their readout copies, contiguous, each pair or None; the gradient of
+    `current` comes in `current_dtype`.
+    """
     import torch
 
     batch, length, units = potential.shape
-    grad_current = torch.empty_like(potential)
+    grad_current = torch.empty_like(potential, dtype=current_dtype)
     grad_decay = torch.empty_like(potential0)
     grad_threshold = torch.empty_like(potential0)
     grad_potential0 = torch.empty_like(potential0)
     grad_memory0 = torch.empty_like(potential0)
+    # An absent pair is not read: any pointers do.
+    state = state_grads or (potential, memory)
+    readout = readout_grads or (potential, memory)
     _backward_kernel[_grid(batch, units)](
-        grad_potential, grad_memory, potential, memory, decay, threshold, potential0, memory0,
+        *state, *readout, potential, memory, decay, threshold, potential0, memory0,
         grad_current, grad_decay, grad_threshold, grad_potential0, grad_memory0,
-        length, units, float(slope), TILE=TILE_STEPS, BLOCK=BLOCK_UNITS, num_warps=4,
+        length, units, float(slope), TILE=TILE_STEPS, BLOCK=BLOCK_UNITS,
+        STATE_GRAD=state_grads is not None, READOUT_GRAD=readout_grads is not None,
+        num_warps=4,
     )  # fmt: skip
     return grad_current, grad_decay.sum(0), grad_threshold.sum(0), grad_potential0, grad_memory0
