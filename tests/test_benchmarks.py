@@ -76,6 +76,7 @@ def test_fused_scan_benchmark_compares_both_paths_or_says_why_not(tmp_path):
         ("speed.py", "--batch"),
         ("fused_scan.py", "--rounds"),
         ("profile_step.py", "--length"),
+        ("readout.py", "--units"),
     ],
 )
 def test_benchmarks_reject_a_non_positive_size(script, argument):
@@ -99,3 +100,14 @@ def test_pallas_kernel_benchmark_checks_and_times_every_setting(tmp_path):
     for row in summary.values():
         assert row["v_error"] < 1e-5 and row["d_agree"] == 1.0, row
         assert row["forward_ms"] > 0 and row["forward_and_backward_ms"] > 0, row
+
+
+def test_readout_benchmark_times_both_forms_and_checks_they_agree(tmp_path):
+    result = run_benchmark(
+        "readout.py",
+        ["--batch", "2", "--units", "4", "--lengths", "8", "--repeats", "1", "--rounds", "2"],
+        tmp_path / "readout.json",
+    )
+    (row,) = result["results"]
+    assert row["keras ops_ms"] > 0 and row["tanh_dense_ms"] > 0, row
+    assert len(row["rounds_ms"]["tanh_dense"]) == 2 and row["max_abs_difference"] < 1e-5, row

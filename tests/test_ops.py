@@ -474,3 +474,38 @@ def test_tensorflow_chunks_forward_passes_where_the_algorithms_say():
     tf.function(lambda: probe("xla"), jit_compile=True)()
     on_gpu = bool(tf.config.list_logical_devices("GPU"))
     assert seen == {"eager": None, "graph": None if on_gpu else 128, "xla": None}
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 7, 3)])
+def test_tanh_dense_equals_the_float64_readout_with_its_gradients(shape, rng):
+    """One input (a cell's step) or two (a sequence's V and D, each with its block of rows)."""
+    units = 4
+    count = 1 if len(shape) == 2 else 2
+    inputs = [rng.normal(size=shape).astype(np.float32) for _ in range(count)]
+    kernels = [rng.normal(size=(shape[-1], units)).astype(np.float32) for _ in range(count)]
+    bias = rng.normal(size=units).astype(np.float32)
+    pre = bias + sum(x.astype(np.float64) @ k for x, k in zip(inputs, kernels))
+    got = hsru_ops.tanh_dense(inputs, kernels, bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), np.tanh(pre), atol=1e-5)
+
+    def readout(*args):
+        return hsru_ops.tanh_dense(list(args[:count]), list(args[count:-1]), args[-1])
+
+    weights = np.random.default_rng(7).normal(size=(*shape[:-1], units))
+    upstream = weights * (1 - np.tanh(pre) ** 2)  # through tanh
+    rows = upstream.reshape(-1, units)
+    expected = [upstream @ k.T for k in kernels]
+    expected += [x.reshape(-1, shape[-1]).T.astype(np.float64) @ rows for x in inputs]
+    expected += [rows.sum(0)]
+    for g, w in zip(grad_of(readout, *inputs, *kernels, bias), expected):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_tanh_dense_validates_its_arguments():
+    x, kernel, bias = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), np.zeros(4)
+    with pytest.raises(ValueError, match="non-empty list"):
+        hsru_ops.tanh_dense([], [], bias)
+    with pytest.raises(ValueError, match="list of 2 tensors"):
+        hsru_ops.tanh_dense([x, x], [kernel], bias)
+    with pytest.raises(ValueError, match=r"Received: shape=\(4, 4\)"):
+        hsru_ops.tanh_dense([x], [np.ones((4, 4), np.float32)], bias)

@@ -7,7 +7,9 @@ from keras import constraints, initializers, ops, regularizers
 # this mixin; it is not exported under `keras.layers`.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from keras_hsru import ops as hsru_ops
 from keras_hsru._validation import check_rate, check_step_input_shape, check_units
+from keras_hsru.ops import _common
 
 # The analog and digital states are integrated in float32 whatever the dtype
 # policy: a long leaky sum or a 0/1 memory has no business in float16.
@@ -19,24 +21,6 @@ _WEIGHT_GROUPS = ("input", "output", "bias", "tau")
 def decay_from_tau(tau):
     """alpha = exp(-softplus(tau)), in (0, 1) for any tau."""
     return ops.exp(-ops.softplus(tau))
-
-
-def matmul_rows(x, kernel):
-    """`x @ kernel` for `x` of shape `(..., rows)`, computed as one 2D matmul.
-
-    A rank-3 matmul's kernel gradient is a contraction over two axes, which
-    the backends compute more slowly than the one 2D matmul over the
-    flattened (batch * time, rows).
-    """
-    symbolic = any(d is not None and not isinstance(d, int) for d in x.shape[:-1])
-    if len(x.shape) == 2 or symbolic:
-        # Symbolic dimensions (JAX's shape polymorphism, as exporters trace a
-        # None axis): the rank-3 matmul, which converts without a reshape to
-        # sizes computed from them (jax2onnx has none).
-        return ops.matmul(x, kernel)
-    leading = ops.shape(x)[:-1]
-    product = ops.matmul(ops.reshape(x, (-1, x.shape[-1])), kernel)
-    return ops.reshape(product, (*leading, kernel.shape[-1]))
 
 
 class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
@@ -149,7 +133,7 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
     def input_current(self, inputs, dtype: str | None = STATE_DTYPE):
         """I = x W_in + b_in, for one step or a whole sequence, in float32
         (or `dtype`; None: the compute dtype, as the matmul leaves it)."""
-        current = matmul_rows(inputs, self.input_kernel) + self.input_bias
+        current = _common.matmul_rows(inputs, self.input_kernel) + self.input_bias
         return current if dtype is None else ops.cast(current, dtype)
 
     def decay(self):
@@ -159,20 +143,21 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
         """y = tanh(W_out [states...] + b_out), in the compute dtype.
 
         For whole sequences each state meets its own block of W_out's rows and
-        the products are summed: the matmul of the concatenated states without
-        writing that (batch, time, width * units) copy forward and its gradient
-        backward. A single step keeps the one matmul: there the split adds ops
-        per step, which TensorFlow's step loop pays for.
+        the products are summed (`keras_hsru.ops.tanh_dense`): the matmul of
+        the concatenated states without writing that (batch, time, width *
+        units) copy forward and its gradient backward. A single step keeps
+        the one matmul: there the split adds ops per step, which TensorFlow's
+        step loop pays for.
         """
+        states = [ops.cast(state, self.compute_dtype) for state in states]
         if len(states) > 1 and len(states[0].shape) == 3:
-            total = self.output_bias
-            for index, state in enumerate(states):
-                rows = self.output_kernel[index * self.units : (index + 1) * self.units]
-                total = total + matmul_rows(ops.cast(state, self.compute_dtype), rows)
-            return ops.tanh(total)
+            rows = [
+                self.output_kernel[index * self.units : (index + 1) * self.units]
+                for index in range(len(states))
+            ]
+            return hsru_ops.tanh_dense(states, rows, self.output_bias)
         features = states[0] if len(states) == 1 else ops.concatenate(states, axis=-1)
-        features = ops.cast(features, self.compute_dtype)
-        return ops.tanh(matmul_rows(features, self.output_kernel) + self.output_bias)
+        return hsru_ops.tanh_dense([features], [self.output_kernel], self.output_bias)
 
     def integrate(self, inputs, potential, training):
         """One step of the leaky integrator, in float32."""

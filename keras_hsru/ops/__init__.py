@@ -29,6 +29,7 @@ arguments these functions have validated and converted:
   `(V, D, V_readout, D_readout)` where its kernels write the readout copies),
   or None where there is none (a ValueError instead if `force`); `current`
   may be half precision, the rest is in the states' dtype;
+- `tanh_dense(inputs, kernels, bias)`: as below, on converted tensors;
 - `fixed_length_trace()`: whether the graph being traced fixes the sequence
   length (torch's tracer, which ONNX export uses), so that the layers can
   say so instead of exporting a graph that is wrong at other lengths.
@@ -59,6 +60,7 @@ BACKEND_FUNCTIONS = (
     "scan_in_chunks",
     "inference_chunk_length",
     "fixed_length_trace",
+    "tanh_dense",
 )
 
 _MODULES = {
@@ -399,6 +401,50 @@ def inference_chunk_length() -> int | None:
     return _implementation().inference_chunk_length()
 
 
+def tanh_dense(inputs, kernels, bias):
+    """The readout `tanh(sum_i inputs_i @ kernels_i + bias)`.
+
+    Each input meets its own kernel and the products are summed: the matmul
+    of the inputs concatenated along their last axis, without writing that
+    copy. On torch the bias and the sum ride in `addmm`'s accumulator and
+    tanh runs in place; JAX and TensorFlow compile the same from keras ops.
+
+    Args:
+        inputs: A non-empty list of tensors `(..., features_i)` with the same
+            leading shape.
+        kernels: A list of as many tensors `(features_i, units)`.
+        bias: A tensor `(units,)`.
+
+    Returns:
+        A tensor `(..., units)`.
+
+    Examples:
+        >>> x = keras.ops.ones((2, 3, 4))
+        >>> kernel = keras.ops.full((4, 1), 0.25)
+        >>> y = keras_hsru.ops.tanh_dense([x, x], [kernel, kernel], keras.ops.zeros((1,)))
+        >>> [round(float(v), 4) for v in keras.ops.convert_to_numpy(y[0, :, 0])]
+        [0.964, 0.964, 0.964]
+    """
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ValueError(f"`inputs` must be a non-empty list of tensors. Received: {inputs!r}")
+    if not isinstance(kernels, (list, tuple)) or len(kernels) != len(inputs):
+        raise ValueError(
+            f"`kernels` must be a list of {len(inputs)} tensors, one per input. "
+            f"Received: {len(kernels) if isinstance(kernels, (list, tuple)) else kernels!r}"
+        )
+    inputs = [keras.ops.convert_to_tensor(x) for x in inputs]
+    kernels = [keras.ops.convert_to_tensor(k) for k in kernels]
+    bias = keras.ops.convert_to_tensor(bias)
+    units = bias.shape[-1]
+    for index, (x, kernel) in enumerate(zip(inputs, kernels)):
+        if tuple(kernel.shape) != (x.shape[-1], units):
+            raise ValueError(
+                f"`kernels[{index}]` must have shape (features, units) = "
+                f"{(x.shape[-1], units)}. Received: shape={tuple(kernel.shape)}"
+            )
+    return _implementation().tanh_dense(inputs, kernels, bias)
+
+
 def fixed_length_trace() -> bool:
     """Whether the graph being traced now holds the sequence length as a constant.
 
@@ -418,4 +464,5 @@ __all__ = [
     "hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",
+    "tanh_dense",
 ]

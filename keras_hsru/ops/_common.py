@@ -7,6 +7,8 @@ meaning.
 
 import math
 
+import keras
+
 # The spike's surrogate derivatives dS/dx at x = V - threshold, each with its slope k.
 SURROGATES = ("fast_sigmoid", "sigmoid", "triangle", "arctan")
 
@@ -79,3 +81,35 @@ def fused_backward_step(xp, decay, threshold, slope, carry, elems_t, surrogate="
     )
     adjoint_v = grad_v_t + through_spike + decay * adjoint_v
     return adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum
+
+
+def matmul_rows(x, kernel):
+    """`x @ kernel` for `x` of shape `(..., rows)`, computed as one 2D matmul.
+
+    A rank-3 matmul's kernel gradient is a contraction over two axes, which
+    the backends compute more slowly than the one 2D matmul over the
+    flattened (batch * time, rows).
+    """
+    ops = keras.ops
+    symbolic = any(d is not None and not isinstance(d, int) for d in x.shape[:-1])
+    if len(x.shape) == 2 or symbolic:
+        # Symbolic dimensions (JAX's shape polymorphism, as exporters trace a
+        # None axis): the rank-3 matmul, which converts without a reshape to
+        # sizes computed from them (jax2onnx has none).
+        return ops.matmul(x, kernel)
+    leading = ops.shape(x)[:-1]
+    product = ops.matmul(ops.reshape(x, (-1, x.shape[-1])), kernel)
+    return ops.reshape(product, (*leading, kernel.shape[-1]))
+
+
+def tanh_dense(inputs, kernels, bias):
+    """`tanh(sum_i inputs_i @ kernels_i + bias)` by keras ops: the JAX and
+    TensorFlow implementation of `keras_hsru.ops.tanh_dense`, whose compilers
+    fuse the bias and the activation into the matmul themselves."""
+    ops = keras.ops
+    if len(inputs) == 1:
+        return ops.tanh(matmul_rows(inputs[0], kernels[0]) + bias)
+    total = bias
+    for x, kernel in zip(inputs, kernels):
+        total = total + matmul_rows(x, kernel)
+    return ops.tanh(total)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from keras_hsru.ops import _algorithms, _common
+from keras_hsru.ops._common import tanh_dense  # noqa: F401 (the interface)
 
 
 def _choice():

@@ -7,6 +7,7 @@ import tensorflow as tf
 from tensorflow.python.ops import control_flow_util
 
 from keras_hsru.ops import _algorithms, _common
+from keras_hsru.ops._common import tanh_dense  # noqa: F401 (the interface)
 
 
 def _choice():

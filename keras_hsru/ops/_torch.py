@@ -35,6 +35,18 @@ def spike(x, slope, surrogate):
     return _Spike.apply(x, slope, surrogate)
 
 
+def tanh_dense(inputs, kernels, bias):
+    """`tanh(sum_i inputs_i @ kernels_i + bias)`: the bias and the sum ride in
+    addmm's accumulator and tanh runs in place, so that eager torch writes one
+    (rows, units) tensor instead of one per matmul, per addition and for tanh."""
+    leading = inputs[0].shape[:-1]
+    total = bias
+    for x, kernel in zip(inputs, kernels):
+        total = torch.addmm(total, x.reshape(-1, x.shape[-1]), kernel)
+    # addmm's backward does not need its result, so tanh may overwrite it.
+    return total.tanh_().reshape(*leading, total.shape[-1])
+
+
 def _pass_slices(shift, reverse):
     """The doubling pass at `shift`: the steps it updates (head), the steps `shift`
     away that they fold in (tail), and the steps it keeps as they are."""
