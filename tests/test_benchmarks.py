@@ -77,6 +77,7 @@ def test_fused_scan_benchmark_compares_both_paths_or_says_why_not(tmp_path):
         ("fused_scan.py", "--rounds"),
         ("profile_step.py", "--length"),
         ("readout.py", "--units"),
+        ("time_chunks.py", "--chunks"),
     ],
 )
 def test_benchmarks_reject_a_non_positive_size(script, argument):
@@ -111,3 +112,16 @@ def test_readout_benchmark_times_both_forms_and_checks_they_agree(tmp_path):
     (row,) = result["results"]
     assert row["keras ops_ms"] > 0 and row["tanh_dense_ms"] > 0, row
     assert len(row["rounds_ms"]["tanh_dense"]) == 2 and row["max_abs_difference"] < 1e-5, row
+
+
+def test_time_chunks_benchmark_times_every_chunk_length_and_checks_it(tmp_path):
+    result = run_benchmark(
+        "time_chunks.py",
+        ["--batch", "2", "--units", "4", "--lengths", "40", "--chunks", "8", "64"]
+        + ["--repeats", "1", "--rounds", "1"],
+        tmp_path / "chunks.json",
+    )
+    # A chunk as long as the sequence is the whole sequence: not timed twice.
+    assert [row["chunk"] for row in result["results"]] == [None, 8]
+    for row in result["results"]:
+        assert row["ms"] > 0 and row["v_max_abs_difference"] < 1e-5, row

@@ -54,3 +54,57 @@ def test_two_identical_train_runs_give_identical_weights_with_the_frameworks_swi
     )
     result = json.loads(process.stdout.strip().splitlines()[-1])
     assert result["equal"], result
+
+
+def _layer_and_gradients(implementation, x, weights, policy):
+    layer = keras_hsru.HSRU(16, return_sequences=True, implementation=implementation, dtype=policy)
+    layer.build((None, None, 8))
+    layer.set_weights(weights)
+    if BACKEND == "jax":
+        import jax
+
+        def loss(trainable):
+            fixed = [w.value for w in layer.non_trainable_variables]
+            outputs, _ = layer.stateless_call(trainable, fixed, x)
+            return keras.ops.sum(keras.ops.square(keras.ops.cast(outputs, "float32")))
+
+        grads = jax.grad(loss)([w.value for w in layer.trainable_weights])
+        return numpy(layer(x)), [np.asarray(g) for g in grads]
+
+    outputs = layer(x)
+    outputs.float().square().sum().backward()
+    return numpy(outputs), [w.value.grad.cpu().numpy() for w in layer.trainable_weights]
+
+
+@pytest.mark.skipif(BACKEND == "tensorflow", reason="the fused GPU kernels serve JAX and torch")
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_the_kernels_in_half_precision_equal_the_scans_on_the_device(policy, rng):
+    x, weights = draw_problem(rng, batch=4, length=3000, input_dim=8, units=16)
+    fused = _layer_and_gradients("fused", x, weights, policy)
+    scan = _layer_and_gradients("scan", x, weights, policy)
+    tolerance = 2**-7 if policy == "mixed_bfloat16" else 2**-10
+    for got, want in zip([fused[0], *fused[1]], [scan[0], *scan[1]]):
+        got, want = np.asarray(got, np.float32), np.asarray(want, np.float32)
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance * scale)
+
+
+@pytest.mark.parametrize("chunk", [256, 1000])
+def test_time_chunks_equal_the_whole_sequence_on_the_device(chunk, rng):
+    from keras_hsru import ops as hsru_ops
+    from tests.support import reference
+
+    batch, length, units = 4, 5000, 32
+    current = rng.normal(size=(batch, length, units)).astype(np.float32)
+    decay = rng.uniform(0.2, 0.95, size=units).astype(np.float32)
+    tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))
+    potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau)
+    threshold, _ = reference.threshold_in_gaps(potentials)
+    results = [
+        hsru_ops.hybrid_scan(
+            decay, current, threshold.astype(np.float32), 3.0, time_chunk_length=chunk_length
+        )  # fmt: skip
+        for chunk_length in (chunk, None)
+    ]
+    np.testing.assert_allclose(numpy(results[0][0]), numpy(results[1][0]), atol=1e-4)
+    np.testing.assert_array_equal(numpy(results[0][1]), numpy(results[1][1]))

@@ -319,6 +319,46 @@ def test_hybrid_scan_of_a_half_precision_current_keeps_float32_states(dtype, fus
         np.testing.assert_allclose(g, w, rtol=2**-7, atol=2**-7 * max(1.0, np.abs(w).max()))
 
 
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("length, chunk", [(30, 7), (32, 8), (9, 1), (5, 16)])
+def test_time_chunked_hybrid_scan_equals_the_whole_sequence(length, chunk, fused, rng):
+    """Chunks side by side (with a padded last chunk, one-step chunks, or one chunk for the
+    whole sequence) give the states and gradients of the step-by-step equations."""
+    from tests.support import reference
+
+    batch, units, slope = 2, 3, 2.0
+    current = rng.normal(size=(batch, length, units)).astype(np.float32)
+    decay = rng.uniform(0.2, 0.9, size=units).astype(np.float32)
+    v0 = rng.normal(size=(batch, units)).astype(np.float32)
+    d0 = rng.uniform(0, 1, size=(batch, units)).astype(np.float32)
+    tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))
+    potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, v0)
+    threshold, margin = reference.threshold_in_gaps(potentials)
+    assert margin.min() > 1e-4
+    threshold = threshold.astype(np.float32)
+
+    def scan(chunk_length):
+        def states(decay, current, threshold, v0, d0):
+            potential, memory = hsru_ops.hybrid_scan(
+                decay, current, threshold, slope, v0, d0, fused=fused,
+                time_chunk_length=chunk_length,
+            )  # fmt: skip
+            return keras.ops.concatenate([potential, memory], axis=-1)
+
+        return states
+
+    args = (decay, current, threshold, v0, d0)
+    chunked, whole = scan(chunk), scan(None)
+    got = keras.ops.convert_to_numpy(chunked(*args))
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(whole(*args)), atol=1e-5)
+    # V against the float64 reference too.
+    np.testing.assert_allclose(got[..., :units], potentials, rtol=1e-5, atol=1e-5)
+    for g, w in zip(grad_of(chunked, *args), grad_of(whole, *args)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="time_chunk_length=0"):
+        hsru_ops.hybrid_scan(decay, current, threshold, slope, time_chunk_length=0)
+
+
 def test_hybrid_scan_validates_the_current_and_readout_dtypes():
     decay = np.full(3, 0.5, np.float32)
     with pytest.raises(ValueError, match="readout_dtype='int32'"):

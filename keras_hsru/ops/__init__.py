@@ -225,6 +225,7 @@ def hybrid_scan(
     fused: bool | None = None,
     surrogate: str = "fast_sigmoid",
     readout_dtype: str | None = None,
+    time_chunk_length: int | None = None,
 ):
     """The HSRU's analog and digital states for a whole sequence.
 
@@ -251,6 +252,15 @@ def hybrid_scan(
     those copies in their dtypes in the same pass, and read the copies'
     gradients and write `current`'s in them, instead of separate casts.
 
+    With `time_chunk_length`, the sequence is cut into chunks of that many
+    steps that are computed side by side: each chunk's starting V from the
+    chunks' weighted input sums and a scan over the chunks, then the fused
+    pass (or the composed ops) over every chunk at once, as `batch * chunks`
+    rows, then each chunk's D from the parity carried over the chunks
+    (`xor_scan`). The kernels then have `chunks` times as many programs to
+    run in parallel, for about 1.7 times the memory traffic; gradients are
+    those of the step-by-step equations all the same.
+
     Args:
         decay: Tensor `(units,)`, the per-unit decay in (0, 1).
         current: Tensor `(batch, time, units)`, the input current `I`: float32
@@ -268,6 +278,8 @@ def hybrid_scan(
             `"fast_sigmoid"`.
         readout_dtype: Optional floating point dtype name: also return V and D
             in it.
+        time_chunk_length: Optional positive int: compute chunks of that many
+            steps side by side (see above). None: the whole sequence as one.
 
     Returns:
         `(V, D)`, two tensors of shape `(batch, time, units)` in the states'
@@ -314,6 +326,17 @@ def hybrid_scan(
         _check_per_unit(name, value, current)
     _check_state("initial_potential", initial_potential, current)
     _check_state("initial_memory", initial_memory, current)
+    if time_chunk_length is not None:
+        time_chunk_length = check_positive_int("time_chunk_length", time_chunk_length)
+        length = current.shape[1]
+        if isinstance(length, int) and length > time_chunk_length:
+            states = _time_chunked_hybrid_scan(
+                decay, current, threshold, slope, initial_potential, initial_memory,
+                fused, surrogate, time_chunk_length,
+            )  # fmt: skip
+            if readout_dtype is not None:
+                states = (*states, *(keras.ops.cast(state, readout_dtype) for state in states))
+            return states
     states = None
     if fused is not False:
         # A backend returns (V, D), or (V, D, V_readout, D_readout) where its
@@ -337,6 +360,48 @@ def hybrid_scan(
     if readout_dtype is not None and len(states) == 2:
         states = (*states, *(keras.ops.cast(state, readout_dtype) for state in states))
     return tuple(states)
+
+
+def _time_chunked_hybrid_scan(
+    decay, current, threshold, slope, initial_potential, initial_memory, fused, surrogate, chunk
+):
+    """`hybrid_scan` over chunks of `chunk` steps side by side (see its docstring)."""
+    ops = keras.ops
+    batch, length, units = current.shape
+    dtype = decay.dtype
+    chunks = -(-length // chunk)
+    # Zero steps at the end: they come after every real step, which they cannot change.
+    padding = chunks * chunk - length
+    padded = current if padding == 0 else ops.pad(current, [[0, 0], [0, padding], [0, 0]])
+    blocks = ops.reshape(padded, (batch, chunks, chunk, units))
+    # V at each chunk's end from a zero start is sum_k alpha^(chunk-1-k) I_k:
+    # products of the decay only, never their inverses.
+    exponents = ops.cast(ops.arange(chunk - 1, -1, -1), dtype)
+    powers = ops.power(ops.expand_dims(decay, 0), ops.expand_dims(exponents, 1))
+    local_ends = ops.sum(ops.cast(blocks, dtype) * powers, axis=2)
+    ends = linear_scan(ops.power(decay, float(chunk)), local_ends, initial_potential)
+    starts = ops.concatenate([ops.expand_dims(initial_potential, 1), ends[:, :-1]], axis=1)
+    potential, parity = hybrid_scan(
+        decay,
+        ops.reshape(padded, (batch * chunks, chunk, units)),
+        threshold,
+        slope,
+        ops.reshape(starts, (batch * chunks, units)),
+        ops.zeros((batch * chunks, units), dtype),
+        fused=fused,
+        surrogate=surrogate,
+    )
+    # D_t = D_before XOR (the chunk's spike parity up to t), by the step's own
+    # formula, so that the gradient is the step-by-step one; D_before carries
+    # over the chunks as the memory of their parities.
+    parity = ops.reshape(parity, (batch, chunks, chunk, units))
+    after = xor_scan(parity[:, :, -1], initial_memory)
+    before = ops.concatenate([ops.expand_dims(initial_memory, 1), after[:, :-1]], axis=1)
+    before = ops.expand_dims(before, 2)
+    memory = before * (1 - 2 * parity) + parity
+    potential = ops.reshape(potential, (batch, chunks * chunk, units))[:, :length]
+    memory = ops.reshape(memory, (batch, chunks * chunk, units))[:, :length]
+    return potential, memory
 
 
 def scan_in_chunks(fn, carry, sequences, chunk_length: int):

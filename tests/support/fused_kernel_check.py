@@ -106,4 +106,33 @@ for name, a, b in zip(["y", "d_x"] + [w.name for w in layer.trainable_weights], 
     print(
         f"{device} layer mixed_bfloat16 {name:13s} rel err {err:.2e} {'ok' if ok else 'MISMATCH'}"
     )
+
+# Time chunks side by side: the kernels over batch * chunks rows, against the whole sequence.
+from keras_hsru import ops as hsru_ops  # noqa: E402
+
+batch, length, units = 2, 150, 5
+current = rng.normal(size=(batch, length, units)).astype(np.float32)
+decay = rng.uniform(0.2, 0.9, units).astype(np.float32)
+potential0 = rng.normal(size=(batch, units)).astype(np.float32)
+memory0 = rng.uniform(size=(batch, units)).astype(np.float32)
+tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))
+potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, potential0)
+threshold = reference.threshold_in_gaps(potentials)[0].astype(np.float32)
+upstream = torch.tensor(rng.normal(size=(2, batch, length, units)), device=device)
+results = []
+for chunk, fused in ((64, True), (None, False)):
+    leaves = [
+        torch.tensor(a, device=device, requires_grad=True)
+        for a in (decay, current, threshold, potential0, memory0)
+    ]
+    v, d = hsru_ops.hybrid_scan(leaves[0], leaves[1], leaves[2], 3.0, *leaves[3:],
+                                fused=fused, time_chunk_length=chunk)  # fmt: skip
+    ((v * upstream[0]).sum() + (d * upstream[1]).sum()).backward()
+    results.append([v.detach().cpu().numpy(), d.detach().cpu().numpy()]
+                   + [t.grad.cpu().numpy() for t in leaves])  # fmt: skip
+for name, a, b in zip(["V", "D", *GRADIENTS], *results):
+    err = float(np.abs(a - b).max() / max(1.0, np.abs(b).max()))
+    ok = err < 1e-4
+    failures += not ok
+    print(f"{device} time chunks of 64 {name:13s} rel err {err:.2e} {'ok' if ok else 'MISMATCH'}")
 sys.exit(1 if failures else 0)
