@@ -14,7 +14,11 @@ it prints beside each HSRU time the lower bound max(FLOPs / matmul rate,
 bytes / bandwidth), both rates measured in the same run. With `--rounds N` the
 layers of a length are timed in N alternating passes and each time is the
 median over the rounds, so that a slow spell of a shared machine falls on every
-layer. Writes everything as JSON.
+layer. With `--dtype-policy mixed_bfloat16` (or `mixed_float16`) every layer
+trains under that keras policy, and the bound counts its 2-byte values and its
+matmul rate. Each row holds the peak memory after its first round (torch on
+CUDA: that row's own peak; elsewhere the process's peak so far, which
+`memory.py` measures per row in fresh processes). Writes everything as JSON.
 
     KERAS_BACKEND=jax python benchmarks/speed.py --json outputs/speed-cpu-jax.json
     KERAS_BACKEND=torch python benchmarks/speed.py --batch 64 --features 64 --units 256 \\
@@ -179,28 +183,35 @@ def median_seconds(fn, repeats, warmup=2, page_faults=None):
     return statistics.median(times), first
 
 
-def measure_device_rates(size=8192, bytes_=1 << 30):
-    """Achieved matmul FLOP/s (float32, backend defaults) and copy bandwidth, for the bounds."""
-    a = keras.random.normal((size, size))
+def measure_device_rates(size=8192, bytes_=1 << 30, dtype="float32"):
+    """Achieved matmul FLOP/s (in `dtype`, backend defaults) and copy bandwidth, for the bounds."""
+    a = keras.random.normal((size, size), dtype=dtype)
     matmul = median_seconds(lambda: keras.ops.matmul(a, a), repeats=5)[0]
     x = keras.ops.zeros((bytes_ // 4,))
     copy = median_seconds(lambda: x + 1.0, repeats=5)[0]
     return 2 * size**3 / matmul, 2 * bytes_ / copy
 
 
-def lower_bound_seconds(batch, length, features, units, flops_rate, bandwidth, train):
+def lower_bound_seconds(
+    batch, length, features, units, flops_rate, bandwidth, train, compute_bytes=4
+):
     # Projections: x W_in (features x units) and [V, D] W_out (2 units x units);
     # forward 2 FLOPs per multiply-add, backward twice that.
     flops = (6 if train else 2) * batch * length * units * (features + 2 * units)
     # Forward reads x and writes V, D, y; backward reads dy, V, D, x and writes dx.
-    values = batch * length * ((2 * features + 6 * units) if train else (features + 3 * units))
-    return max(flops / flops_rate, 4 * values / bandwidth), flops, 4 * values
+    # V and D stay float32 (4 bytes); x, y and their gradients are in the compute dtype.
+    compute = (2 * features + 2 * units) if train else (features + units)
+    states = 4 * units if train else 2 * units
+    moved = batch * length * (compute_bytes * compute + 4 * states)
+    return max(flops / flops_rate, moved / bandwidth), flops, moved
 
 
 def run(args):
     rng = np.random.default_rng(0)
     on_gpu = device_name() != "cpu"
-    rates = measure_device_rates() if on_gpu else None
+    compute_dtype = keras.config.dtype_policy().compute_dtype
+    rates = measure_device_rates(dtype=compute_dtype) if on_gpu else None
+    compute_bytes = 2 if compute_dtype in ("bfloat16", "float16") else 4
     results = []
     skipped_layers = {}
     for length in args.lengths:
@@ -267,8 +278,9 @@ def run(args):
             if rates and row["layer"].startswith("HSRU"):
                 for mode in ("train", "forward"):
                     bound, flops, moved = lower_bound_seconds(
-                        args.batch, length, args.features, args.units, *rates, mode == "train"
-                    )
+                        args.batch, length, args.features, args.units, *rates,
+                        mode == "train", compute_bytes,
+                    )  # fmt: skip
                     row[f"{mode}_lower_bound_s"] = bound
                     row[f"{mode}_flops"] = flops
                     row[f"{mode}_bytes"] = moved
@@ -280,7 +292,7 @@ def print_table(results, args):
     print()
     print(
         f"backend {keras.backend.backend()}, device {device_name()}, B={args.batch}, "
-        f"Din={args.features}, H={args.units}; medians of {args.repeats} steps, "
+        f"Din={args.features}, H={args.units}, {args.dtype_policy}; medians of {args.repeats} steps, "
         f"then the median over {args.rounds} rounds"
     )
     header = (
@@ -329,9 +341,16 @@ def main():
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=1, help="passes over the layers")
     parser.add_argument("--skip-after", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--dtype-policy",
+        default="float32",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        help="keras' dtype policy for every layer",
+    )
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
     check_positive(args, ("batch", "features", "units", "lengths", "repeats", "rounds"))
+    keras.config.set_dtype_policy(args.dtype_policy)
     results, rates = run(args)
     print_table(results, args)
     if args.json:
@@ -346,6 +365,7 @@ def main():
             "units": args.units,
             "repeats": args.repeats,
             "rounds": args.rounds,
+            "dtype_policy": args.dtype_policy,
             "matmul_flops_per_s": rates[0] if rates else None,
             "bandwidth_bytes_per_s": rates[1] if rates else None,
             "results": results,

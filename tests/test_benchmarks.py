@@ -125,3 +125,40 @@ def test_time_chunks_benchmark_times_every_chunk_length_and_checks_it(tmp_path):
     assert [row["chunk"] for row in result["results"]] == [None, 8]
     for row in result["results"]:
         assert row["ms"] > 0 and row["v_max_abs_difference"] < 1e-5, row
+
+
+def test_memory_benchmark_measures_each_length_in_its_own_process_and_finds_the_longest(tmp_path):
+    result = run_benchmark(
+        "memory.py",
+        [*TINY, "--layers", "HSRU", "--lengths", "8", "--steps", "2", "--longest"]
+        + ["--max-length", "16"],
+        tmp_path / "memory.json",
+    )
+    assert [(row["layer"], row["length"]) for row in result["results"]] == [
+        ("HSRU", 8),
+        ("HSRU", 16),
+    ]
+    for row in result["results"]:
+        assert "failed" not in row and row["peak_memory_bytes"] > 0 and row["step_s"] > 0, row
+    assert result["longest_length"] == {"HSRU": 16}
+
+
+def test_the_gpu_session_script_parses_and_names_its_parts():
+    import subprocess
+
+    assert subprocess.run(["bash", "-n", "benchmarks/gpu_session.sh"]).returncode == 0
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_session.sh", "everything"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "tests|torch|jax|all (received: everything)" in done.stderr
+
+
+def test_speed_benchmark_trains_under_a_mixed_policy(tmp_path):
+    result = run_benchmark(
+        "speed.py",
+        [*TINY, "--lengths", "8", "--repeats", "1", "--layers", "HSRU", "LSTM"]
+        + ["--dtype-policy", "mixed_bfloat16"],
+        tmp_path / "speed.json",
+    )
+    assert result["dtype_policy"] == "mixed_bfloat16"
+    assert all(row["train_s"] > 0 for row in result["results"]), result["results"]
