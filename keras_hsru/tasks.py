@@ -1,4 +1,5 @@
-"""The paper's tasks as `keras.utils.PyDataset`s that draw fresh sequences for every batch.
+"""The paper's tasks, and the regular-language tasks of Delétang et al. (ICLR 2023), as
+`keras.utils.PyDataset`s that draw fresh sequences for every batch.
 
 Each batch is generated from `(seed, epoch, batch index)`, so a run is
 reproducible, no batch repeats across epochs, and the sequence length can be
@@ -48,9 +49,15 @@ class SequenceTask(keras.utils.PyDataset):
     `keras_hsru.callbacks.EpochSync`, which call `set_epoch(epoch)` at the
     start of every epoch of `fit`.
 
+    Delétang et al.'s protocol (ICLR 2023) trains on a length drawn for every
+    batch: pass `length=(low, high)` and each batch draws its length uniformly
+    from `low` to `high` (inclusive), from the batch's own seed, so that it is
+    reproducible too. Such a task has `variable_length` set.
+
     Args:
-        length: Positive integer, the number of time steps of each sequence.
-            Settable while training (`task.length = 30`).
+        length: Positive integer, the number of time steps of each sequence,
+            or a `(low, high)` pair of them, the range each batch draws its
+            length from. Settable while training (`task.length = 30`).
         batch_size: Positive integer, sequences per batch.
         steps_per_epoch: Positive integer, batches per epoch (`len(task)`).
         seed: Non-negative integer or `None` (a random one, kept in
@@ -78,23 +85,40 @@ class SequenceTask(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.variable_length = False
         self.length = length
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
         self.seed = _check_seed(seed)
         self.epoch = 0
-        self.variable_length = False
         self._within_epoch = False
         self._samples_drawn = 0
 
     @property
-    def length(self) -> int:
-        """The number of time steps of each sequence; settable (a positive integer)."""
+    def length(self) -> int | tuple:
+        """The number of time steps of each sequence, or the `(low, high)` range
+        each batch draws it from; settable."""
         return self._length
 
     @length.setter
-    def length(self, value: int):
-        self._length = check_positive_int("length", value)
+    def length(self, value):
+        if isinstance(value, (tuple, list)):
+            ok = len(value) == 2 and all(is_integer(v) and v > 0 for v in value)
+            if not ok or value[0] > value[1]:
+                raise ValueError(
+                    "`length` must be a positive integer or a (low, high) pair of them with "
+                    f"low <= high. Received: length={value!r}"
+                )
+            self._length = (int(value[0]), int(value[1]))
+            self.variable_length = True
+        else:
+            self._length = check_positive_int("length", value)
+
+    def _draw_length(self, rng):
+        if isinstance(self._length, tuple):
+            low, high = self._length
+            return int(rng.integers(low, high + 1))
+        return self._length
 
     def __len__(self):
         return self.steps_per_epoch
@@ -105,7 +129,7 @@ class SequenceTask(keras.utils.PyDataset):
         if not 0 <= index < self.steps_per_epoch:
             raise IndexError(f"index {index} out of range for {self.steps_per_epoch} batches")
         rng = np.random.default_rng((self.seed, _TRAIN_STREAM, self.epoch, int(index)))
-        length = self.length
+        length = self._draw_length(rng)
         if (
             self.variable_length
             and not self._within_epoch
@@ -143,19 +167,22 @@ class SequenceTask(keras.utils.PyDataset):
 
         Args:
             count: Positive integer, the number of sequences.
-            length: Positive integer; defaults to the task's current length.
+            length: Positive integer; defaults to the task's current length
+                (for a range, one length drawn from it for all `count`).
             seed: Optional non-negative integer. Without it, each call draws
                 new sequences from the task's seed, distinct from training
                 batches.
         """
         count = check_positive_int("count", count)
-        length = self.length if length is None else check_positive_int("length", length)
+        if length is not None:
+            length = check_positive_int("length", length)
         if seed is None:
             key = (self.seed, _SAMPLE_STREAM, self._samples_drawn)
             self._samples_drawn += 1
         else:
             key = (_check_seed(seed), _SAMPLE_STREAM)
-        return self.generate(np.random.default_rng(key), count, length)
+        rng = np.random.default_rng(key)
+        return self.generate(rng, count, self._draw_length(rng) if length is None else length)
 
     def evaluate(
         self,
@@ -174,7 +201,8 @@ class SequenceTask(keras.utils.PyDataset):
         Args:
             model: A compiled Keras model.
             count: Positive integer, the number of test sequences.
-            length: Positive integer; defaults to the task's current length.
+            length: Positive integer; defaults to the task's current length
+                (for a range, each chunk draws one from it).
             chunk_size: Positive integer, sequences per chunk.
             seed: Optional non-negative integer, as in `sample`.
         """
@@ -303,4 +331,186 @@ class EmbeddedParity(SequenceTask):
         return bits, _parity(bits[:, :, self.signal_feature])
 
 
-__all__ = ["SequenceTask", "DelayedEcho", "TemporalParity", "EmbeddedParity"]
+def _one_hot(tokens, size):
+    return np.eye(size, dtype="float32")[tokens]
+
+
+class ParityCheck(SequenceTask):
+    """Parity Check (Delétang et al., 2023, a regular language): is the number of 1s odd?
+
+    Tokens are 0/1, one-hot, shape `(batch, length, 2)`; the label `(batch,)`
+    is the class, 1 where the string holds an odd number of 1s (int32, for
+    `sparse_categorical_crossentropy`). `TemporalParity` is the same language
+    with the bits as one feature and a 0/1 float label.
+
+    Args:
+        length, batch_size, steps_per_epoch, seed, **kwargs: As in
+            `SequenceTask` (`length=(1, 40)` for Delétang et al.'s training).
+
+    Examples:
+        >>> task = keras_hsru.tasks.ParityCheck(length=(1, 40), batch_size=128, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape[0], x.shape[2], y.shape, task.classes
+        (128, 2, (128,), 2)
+    """
+
+    classes = 2
+    tokens = 2
+
+    def generate(self, rng, count, length):
+        bits = rng.integers(0, 2, size=(count, length))
+        return _one_hot(bits, 2), (bits.sum(axis=1) % 2).astype("int32")
+
+
+class EvenPairs(SequenceTask):
+    """Even Pairs (Delétang et al., 2023, regular): is the number of `01` and `10` pairs odd?
+
+    Tokens are 0/1, one-hot, shape `(batch, length, 2)`; the label `(batch,)`
+    is 1 where the string holds an odd number of unequal neighbours (which is
+    where its first and last tokens differ), else 0.
+
+    Args:
+        length, batch_size, steps_per_epoch, seed, **kwargs: As in
+            `SequenceTask`.
+
+    Examples:
+        >>> task = keras_hsru.tasks.EvenPairs(length=12, batch_size=4, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape
+        ((4, 12, 2), (4,))
+    """
+
+    classes = 2
+    tokens = 2
+
+    def generate(self, rng, count, length):
+        bits = rng.integers(0, 2, size=(count, length))
+        unequal = (bits[:, 1:] != bits[:, :-1]).sum(axis=1)
+        return _one_hot(bits, 2), (unequal % 2).astype("int32")
+
+
+class CycleNavigation(SequenceTask):
+    """Cycle Navigation (Delétang et al., 2023, regular): where does a walk on a cycle end?
+
+    Each token is a move on a cycle of `cycle_length` positions, one-hot,
+    shape `(batch, length, 3)`: token 0 moves one position left, 1 stays, 2
+    moves one right. The walk starts at position 0; the label `(batch,)` is
+    the final position, the sum of the moves modulo `cycle_length`.
+
+    Args:
+        length, batch_size, steps_per_epoch, seed, **kwargs: As in
+            `SequenceTask`.
+        cycle_length: Integer of at least 2, the positions on the cycle
+            (Delétang et al.: 5).
+
+    Examples:
+        >>> task = keras_hsru.tasks.CycleNavigation(length=10, batch_size=4, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape, task.classes
+        ((4, 10, 3), (4,), 5)
+    """
+
+    tokens = 3
+
+    def __init__(self, length, cycle_length: int = 5, **kwargs):
+        if not is_integer(cycle_length) or cycle_length < 2:
+            raise ValueError(
+                "`cycle_length` must be an integer of at least 2. "
+                f"Received: cycle_length={cycle_length!r}"
+            )
+        super().__init__(length, **kwargs)
+        self.cycle_length = int(cycle_length)
+
+    @property
+    def classes(self) -> int:
+        return self.cycle_length
+
+    def generate(self, rng, count, length):
+        actions = rng.integers(0, 3, size=(count, length))
+        final = (actions - 1).sum(axis=1) % self.cycle_length
+        return _one_hot(actions, 3), final.astype("int32")
+
+
+_OPERATORS = ("+", "-", "*")
+
+
+class ModularArithmetic(SequenceTask):
+    """Modular Arithmetic (Simple) (Delétang et al., 2023, regular): an expression's value.
+
+    A sequence is an expression `n0 op1 n1 op2 n2 ...` of numbers in
+    `0 .. modulus - 1` and operators from `operators`, of odd length (an even
+    `length` gives `length - 1` steps); multiplication binds tighter than
+    addition and subtraction, and there are no brackets. Tokens are one-hot
+    over `modulus + 4` symbols: the numbers, then `+`, `-`, `*`, and a blank
+    that is never drawn (Delétang et al.'s vocabulary). The label `(batch,)`
+    is the expression's value modulo `modulus`.
+
+    Args:
+        length, batch_size, steps_per_epoch, seed, **kwargs: As in
+            `SequenceTask`.
+        modulus: Integer of at least 2 (Delétang et al.: 5).
+        operators: A non-empty string or sequence of operators among `+`,
+            `-`, `*` (default: all three).
+
+    Examples:
+        >>> task = keras_hsru.tasks.ModularArithmetic(length=9, batch_size=4, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape, task.classes
+        ((4, 9, 9), (4,), 5)
+    """
+
+    def __init__(self, length, modulus: int = 5, operators="+-*", **kwargs):
+        if not is_integer(modulus) or modulus < 2:
+            raise ValueError(
+                f"`modulus` must be an integer of at least 2. Received: modulus={modulus!r}"
+            )
+        chosen = tuple(operators) if isinstance(operators, (str, list, tuple)) else ()
+        if not chosen or any(op not in _OPERATORS for op in chosen):
+            raise ValueError(
+                f"`operators` must be a non-empty selection of {_OPERATORS}. "
+                f"Received: operators={operators!r}"
+            )
+        super().__init__(length, **kwargs)
+        self.modulus = int(modulus)
+        self.operators = tuple(dict.fromkeys(chosen))
+
+    @property
+    def classes(self) -> int:
+        return self.modulus
+
+    @property
+    def tokens(self) -> int:
+        return self.modulus + len(_OPERATORS) + 1
+
+    def generate(self, rng, count, length):
+        modulus = self.modulus
+        length -= 1 - length % 2  # odd
+        numbers = rng.integers(0, modulus, size=(count, length // 2 + 1))
+        codes = np.array([_OPERATORS.index(op) for op in self.operators])
+        operators = codes[rng.integers(0, len(codes), size=(count, length // 2))]
+        expression = np.empty((count, length), dtype="int64")
+        expression[:, ::2] = numbers
+        expression[:, 1::2] = modulus + operators
+        # Left to right: `term` is the product since the last + or -, `sign` its sign.
+        total = np.zeros(count, dtype="int64")
+        term, sign = numbers[:, 0] % modulus, np.ones(count, dtype="int64")
+        for i in range(length // 2):
+            op, number = operators[:, i], numbers[:, i + 1]
+            times = op == _OPERATORS.index("*")
+            total = np.where(times, total, (total + sign * term) % modulus)
+            sign = np.where(times, sign, np.where(op == _OPERATORS.index("-"), -1, 1))
+            term = np.where(times, term * number % modulus, number)
+        value = (total + sign * term) % modulus
+        return _one_hot(expression, self.tokens), value.astype("int32")
+
+
+__all__ = [
+    "SequenceTask",
+    "DelayedEcho",
+    "TemporalParity",
+    "EmbeddedParity",
+    "ParityCheck",
+    "EvenPairs",
+    "CycleNavigation",
+    "ModularArithmetic",
+]

@@ -49,7 +49,11 @@ def test_every_documented_place_has_a_reason_and_known_algorithms():
 
 def test_the_fused_path_takes_only_its_dtypes():
     gpu = _algorithms.choose(_algorithms.Place("jax", "gpu"))
-    assert gpu.fused_takes("float32") and not gpu.fused_takes("bfloat16")
+    # The GPU kernels read half-precision sequences themselves; float64 goes to the scans.
+    assert all(gpu.fused_takes(dtype) for dtype in ("float32", "bfloat16", "float16"))
+    assert not gpu.fused_takes("float64")
+    cuda = _algorithms.choose(_algorithms.Place("torch", "cuda"))
+    assert cuda.fused_takes("bfloat16") and not cuda.fused_takes("float64")
     assert _algorithms.choose(_algorithms.Place("jax", "cpu")).fused_takes("bfloat16")
     assert not _algorithms.choose(_algorithms.Place("torch", "cpu")).fused_takes("float32")
 

@@ -134,3 +134,110 @@ def test_only_a_variable_length_task_answers_the_tensorflow_peek_one_step_longer
     assert task[0][0].shape[1] == 10
     task.on_epoch_begin()
     assert task[1][0].shape[1] == 10  # inside an epoch: what fit trains on
+
+
+# Delétang et al.'s regular tasks, each label from the decoded tokens by a direct computation.
+
+
+def decoded(x):
+    """Token indices of one-hot sequences."""
+    assert x.dtype == np.float32 and np.all(x.sum(axis=-1) == 1.0)
+    return x.argmax(axis=-1)
+
+
+def test_parity_check_labels_count_the_ones():
+    task = tasks.ParityCheck(17, batch_size=60, seed=1)
+    x, y = task[0]
+    assert x.shape == (60, 17, 2) and y.shape == (60,) and y.dtype == np.int32
+    for tokens, label in zip(decoded(x), y):
+        assert label == list(tokens).count(1) % 2
+    assert 0.2 < y.mean() < 0.8
+
+
+def test_even_pairs_labels_count_the_unequal_neighbours():
+    task = tasks.EvenPairs(15, batch_size=60, seed=2)
+    x, y = task[0]
+    assert x.shape == (60, 15, 2) and y.dtype == np.int32
+    for tokens, label in zip(decoded(x), y):
+        text = "".join(map(str, tokens))
+        pairs = sum(text[i : i + 2] in ("01", "10") for i in range(len(text) - 1))
+        assert label == pairs % 2
+    assert 0.2 < y.mean() < 0.8
+
+
+@pytest.mark.parametrize("cycle_length", [5, 2, 7])
+def test_cycle_navigation_labels_walk_the_cycle(cycle_length):
+    task = tasks.CycleNavigation(20, cycle_length=cycle_length, batch_size=80, seed=3)
+    x, y = task[0]
+    assert x.shape == (80, 20, 3) and task.classes == cycle_length
+    for tokens, label in zip(decoded(x), y):
+        position = 0
+        for token in tokens:
+            position = (position + {0: -1, 1: 0, 2: 1}[int(token)]) % cycle_length
+        assert label == position
+    assert set(y) == set(range(cycle_length))
+
+
+@pytest.mark.parametrize("length", [1, 2, 9, 30])
+@pytest.mark.parametrize("operators", ["+-*", "+", "-*"])
+def test_modular_arithmetic_labels_are_the_expressions_values(length, operators):
+    modulus = 5
+    task = tasks.ModularArithmetic(length, operators=operators, batch_size=40, seed=4)
+    x, y = task[0]
+    steps = length if length % 2 else length - 1
+    assert x.shape == (40, steps, modulus + 4) and task.classes == modulus
+    symbols = [str(n) for n in range(modulus)] + ["+", "-", "*", "_"]
+    for tokens, label in zip(decoded(x), y):
+        expression = " ".join(symbols[t] for t in tokens)
+        assert all(symbols[t] in operators for t in tokens[1::2]), expression
+        assert all(t < modulus for t in tokens[::2]), expression
+        # Python's own precedence, and its % is non-negative for a positive modulus.
+        assert label == eval(expression) % modulus, expression
+
+
+def test_a_length_range_draws_each_batchs_length_reproducibly():
+    task = tasks.ParityCheck((3, 9), batch_size=4, steps_per_epoch=40, seed=5)
+    assert task.variable_length and task.length == (3, 9)
+    task.on_epoch_begin()
+    lengths = [task[i][0].shape[1] for i in range(40)]
+    assert set(lengths) == set(range(3, 10))  # every length of the range, and only those
+    again = tasks.ParityCheck((3, 9), batch_size=4, steps_per_epoch=40, seed=5)
+    again.on_epoch_begin()
+    assert [again[i][0].shape[1] for i in range(40)] == lengths
+    assert 3 <= task.sample(5)[0].shape[1] <= 9
+    assert task.sample(5, length=50)[0].shape[1] == 50
+    task.length = 12  # a curriculum may fix it again
+    assert task[0][0].shape[1] == 12
+
+
+@pytest.mark.parametrize("task_class", [tasks.ParityCheck, tasks.CycleNavigation])
+def test_a_model_trains_on_lengths_drawn_per_batch(task_class):
+    import keras
+
+    from keras_hsru.models import HSRURNN
+
+    train = task_class((2, 12), batch_size=16, steps_per_epoch=4, seed=6)
+    model = HSRURNN(6, output_units=train.classes, output_activation="softmax")
+    model.compile("adamw", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(train, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    x, y = train.sample(8, length=40)  # far beyond the training lengths
+    assert model.predict(x, verbose=0).shape == (8, train.classes)
+    assert keras.backend.backend() in ("jax", "tensorflow", "torch")
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: tasks.ParityCheck((5, 3)), r"length=\(5, 3\)"),
+        (lambda: tasks.ParityCheck((0, 3)), r"length=\(0, 3\)"),
+        (lambda: tasks.ParityCheck((1, 2, 3)), r"length=\(1, 2, 3\)"),
+        (lambda: tasks.CycleNavigation(10, cycle_length=1), "cycle_length=1"),
+        (lambda: tasks.ModularArithmetic(10, modulus=1), "modulus=1"),
+        (lambda: tasks.ModularArithmetic(10, operators="/"), "operators='/'"),
+        (lambda: tasks.ModularArithmetic(10, operators=""), "operators=''"),
+    ],
+)
+def test_the_regular_tasks_validate_their_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
