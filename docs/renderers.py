@@ -436,6 +436,47 @@ def render_algorithms(load, write, figure):
     pass  # docs/generated/algorithms.md is written for every page
 
 
+TASK_NAMES = {
+    "parity_check": "Parity Check",
+    "even_pairs": "Even Pairs",
+    "cycle_navigation": "Cycle Navigation",
+    "modular_arithmetic": "Modular Arithmetic (Simple)",
+}
+
+
+def render_regular_languages(load, write, figure):
+    runs = [load(name) for name in ("regular_languages-parity", "regular_languages-others")]
+    rows = []
+    for run in runs:
+        first, last = run["test_lengths"]
+        long = run["long_lengths"]
+        for row in run["summary"]:
+            steps = [s if s is not None else "not reached" for s in row["steps_to_99"]]
+            rows.append(
+                [
+                    TASK_NAMES[row["task"]],
+                    f"{MODELS[row['model']]}({run['units']})",
+                    row["parameters"],
+                    percent(row["score_max"]),
+                    percent(row["score_mean"]),
+                    *(", ".join(percent(a) for a in row[f"accuracy_at_{n}"]) for n in long),
+                    ", ".join(str(s) for s in steps),
+                    f"{row['train_seconds_mean']:.0f}",
+                ]
+            )
+    header = [
+        "task",
+        "model",
+        "parameters",
+        f"score (L={first}..{last}), best seed",
+        "score, mean over seeds",
+        *(f"accuracy at L={n:,}, per seed" for n in long),
+        "steps to 99% training accuracy, per seed",
+        "training s (mean)",
+    ]
+    write("scores.md", table(header, rows))
+
+
 RENDERERS = {
     "paper": render_paper,
     "performance": render_performance,
@@ -443,6 +484,7 @@ RENDERERS = {
     "deploy": render_deploy,
     "monitoring": render_monitoring,
     "algorithms": render_algorithms,
+    "regular-languages": render_regular_languages,
 }
 
 

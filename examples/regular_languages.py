@@ -1,0 +1,211 @@
+"""HSRU against LSTM on the regular-language tasks of Delétang et al. (ICLR 2023), their protocol.
+
+Delétang et al., "Neural Networks and the Chomsky Hierarchy", train every
+model on lengths drawn uniformly from 1 to 40 for every batch and score it by
+the mean accuracy over every test length from 41 to 500. This runs that
+protocol with keras' own tools on the four regular tasks of
+`keras_hsru.tasks` (Parity Check, Even Pairs, Cycle Navigation, Modular
+Arithmetic (Simple)): batches of 128 fresh sequences, one-hot tokens, the class
+read after the last step by a Dense layer, AdamW 1e-3 with global clipping at
+1.0, `--steps` steps; the same for `HSRU(units)` and `LSTM(units)`, every seed.
+Each test length gets `--test-count` fresh sequences, scored together in
+zero-padded batches that `keras.layers.Masking` skips (a one-hot token is never
+all zeros). Beyond the score it reports the accuracy at `--long-lengths`
+(10,000 by default), the training steps until the training accuracy of an
+epoch of 500 steps first reached 99%, and the training time.
+
+    KERAS_BACKEND=jax python examples/regular_languages.py --tasks parity_check even_pairs
+    KERAS_BACKEND=jax python examples/regular_languages.py --quick   # a smoke run
+"""
+
+import argparse
+import time
+
+import keras
+import numpy as np
+from _outputs import add_output_arguments, write_json
+
+import keras_hsru
+from keras_hsru import tasks
+
+TASKS = {
+    "parity_check": tasks.ParityCheck,
+    "even_pairs": tasks.EvenPairs,
+    "cycle_navigation": tasks.CycleNavigation,
+    "modular_arithmetic": tasks.ModularArithmetic,
+}
+MODELS = ("hsru", "lstm")
+LABELS = {"hsru": "HSRU", "lstm": "LSTM"}
+STEPS_PER_EPOCH = 500
+# Sequences times steps per scoring call: large enough to keep the calls few.
+PADDED_BUDGET = 2_000_000
+
+
+def build_model(kind, units, tokens, classes):
+    layer = keras_hsru.HSRU(units) if kind == "hsru" else keras.layers.LSTM(units)
+    model = keras.Sequential(
+        [
+            keras.Input((None, tokens)),
+            keras.layers.Masking(0.0),
+            layer,
+            keras.layers.Dense(classes),
+        ]
+    )
+    model.compile(
+        keras.optimizers.AdamW(1e-3, global_clipnorm=1.0),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def accuracies(model, task, lengths, count, seed):
+    """{length: accuracy on `count` fresh sequences}, several lengths per zero-padded call."""
+    results = {}
+    lengths = sorted(lengths)
+    while lengths:
+        group = [lengths.pop(0)]
+        while lengths and (len(group) + 1) * count * lengths[0] <= PADDED_BUDGET:
+            group.append(lengths.pop(0))
+        longest = group[-1]
+        xs, ys = [], []
+        for length in group:
+            x, y = task.sample(count, length=length, seed=seed + length)
+            xs.append(np.pad(x, ((0, 0), (0, longest - x.shape[1]), (0, 0))))
+            ys.append(y)
+        logits = model.predict(np.concatenate(xs), batch_size=len(group) * count, verbose=0)
+        right = logits.argmax(axis=-1) == np.concatenate(ys)
+        for index, length in enumerate(group):
+            results[length] = float(right[index * count : (index + 1) * count].mean())
+    return results
+
+
+def run(task_name, kind, seed, args):
+    keras.utils.set_random_seed(seed)
+    train = TASKS[task_name](
+        (1, args.train_max_length),
+        batch_size=args.batch,
+        steps_per_epoch=min(STEPS_PER_EPOCH, args.steps),
+        seed=seed,
+    )
+    model = build_model(kind, args.units, train.tokens, train.classes)
+    epochs = max(1, args.steps // train.steps_per_epoch)
+    start = time.perf_counter()
+    history = model.fit(train, epochs=epochs, verbose=0).history
+    seconds = time.perf_counter() - start
+    solved = [e for e, accuracy in enumerate(history["accuracy"]) if accuracy >= 0.99]
+    test = accuracies(model, train, args.test_lengths, args.test_count, 10_000 * (seed + 1))
+    long = accuracies(model, train, args.long_lengths, args.long_count, 20_000 * (seed + 1))
+    return {
+        "task": task_name,
+        "model": kind,
+        "seed": seed,
+        "parameters": model.count_params(),
+        "score": float(np.mean(list(test.values()))),
+        "test_accuracy": test,
+        "long_accuracy": long,
+        "train_accuracy": history["accuracy"],
+        "steps_to_99": None if not solved else (solved[0] + 1) * train.steps_per_epoch,
+        "train_seconds": seconds,
+    }
+
+
+def summary(runs, args):
+    """One row per task and model: the score's max and mean over seeds, and the rest."""
+    rows = []
+    for task_name in args.tasks:
+        for kind in args.models:
+            mine = [r for r in runs if r["task"] == task_name and r["model"] == kind]
+            scores = [r["score"] for r in mine]
+            row = {
+                "task": task_name,
+                "model": kind,
+                "parameters": mine[0]["parameters"],
+                "score_max": max(scores),
+                "score_mean": float(np.mean(scores)),
+                "scores": scores,
+                "steps_to_99": [r["steps_to_99"] for r in mine],
+                "train_seconds_mean": float(np.mean([r["train_seconds"] for r in mine])),
+            }
+            for length in args.long_lengths:
+                row[f"accuracy_at_{length}"] = [r["long_accuracy"][length] for r in mine]
+            rows.append(row)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10_000, help="training steps per run")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--train-max-length", type=int, default=40)
+    parser.add_argument("--test-lengths", type=int, nargs=2, default=[41, 500],
+                        metavar=("FIRST", "LAST"))  # fmt: skip
+    parser.add_argument("--test-count", type=int, default=64, help="sequences per test length")
+    parser.add_argument("--long-lengths", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--long-count", type=int, default=128)
+    parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
+    add_output_arguments(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.steps, args.batch, args.units = 1, 4, 16, 4
+        args.train_max_length, args.test_lengths, args.test_count = 6, [7, 9], 8
+        args.long_lengths, args.long_count = [30], 8
+    first, last = args.test_lengths
+    if not 0 < first <= last:
+        raise ValueError(f"--test-lengths must be 0 < FIRST <= LAST. Received: {first} {last}")
+    args.test_lengths = list(range(first, last + 1))
+
+    runs = []
+    for task_name in args.tasks:
+        for kind in args.models:
+            for seed in range(args.seeds):
+                result = run(task_name, kind, seed, args)
+                runs.append(result)
+                long = ", ".join(f"{a:.4f} at L={n}" for n, a in result["long_accuracy"].items())
+                print(
+                    f"{task_name:18s} {LABELS[kind]:5s} seed {seed}: score {result['score']:.4f} "
+                    f"(L={first}..{last}), {long}, 99% after {result['steps_to_99']} steps, "
+                    f"{result['train_seconds']:.0f} s",
+                    flush=True,
+                )
+    rows = summary(runs, args)
+    print("\n| task | model | parameters | score, max | score, mean | " + " | ".join(
+        f"accuracy at {n:,} per seed" for n in args.long_lengths
+    ) + " | steps to 99% per seed |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: |" + " --- |" * (len(args.long_lengths) + 1))
+    for row in rows:
+        long = " | ".join(
+            ", ".join(f"{a:.2%}" for a in row[f"accuracy_at_{n}"]) for n in args.long_lengths
+        )
+        print(
+            f"| {row['task']} | {LABELS[row['model']]} | {row['parameters']} | "
+            f"{row['score_max']:.2%} | {row['score_mean']:.2%} | {long} | "
+            f"{', '.join(str(s) for s in row['steps_to_99'])} |"
+        )
+    write_json(
+        args,
+        "regular_languages",
+        {
+            "backend": keras.backend.backend(),
+            "units": args.units,
+            "steps": args.steps,
+            "batch": args.batch,
+            "train_lengths": [1, args.train_max_length],
+            "test_lengths": [first, last],
+            "test_count": args.test_count,
+            "long_lengths": args.long_lengths,
+            "long_count": args.long_count,
+            "summary": rows,
+            "runs": runs,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
