@@ -6,7 +6,7 @@
     python docs/regenerate.py deploy           # Deploy and scale: the streaming table
     python docs/regenerate.py monitoring       # Monitoring and surrogates (JAX; 2 CPU cores: ~5 min)
     python docs/regenerate.py algorithms       # How it works: the table of algorithms
-    python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~25 min)
+    python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~30 min)
     python docs/regenerate.py paper --render-only   # the tables again from the last run's outputs
 
 Each page's runs write their raw output (logs, JSON, figures) under the
@@ -126,7 +126,8 @@ RUNS = {
     "algorithms": [],
     "regular-languages": [
         ("regular_languages-parity", "jax",
-         ["examples/regular_languages.py", "--tasks", "parity_check"]),
+         ["examples/regular_languages.py", "--tasks", "parity_check",
+          "--long-lengths", "10000", "100000"]),
         ("regular_languages-others", "jax",
          ["examples/regular_languages.py",
           "--tasks", "even_pairs", "cycle_navigation", "modular_arithmetic"]),

@@ -446,10 +446,11 @@ TASK_NAMES = {
 
 def render_regular_languages(load, write, figure):
     runs = [load(name) for name in ("regular_languages-parity", "regular_languages-others")]
+    # Every long length any run tested, a column each ("-" where a run did not).
+    long = sorted({n for run in runs for n in run["long_lengths"]})
     rows = []
     for run in runs:
         first, last = run["test_lengths"]
-        long = run["long_lengths"]
         for row in run["summary"]:
             steps = [s if s is not None else "not reached" for s in row["steps_to_99"]]
             rows.append(
@@ -459,7 +460,12 @@ def render_regular_languages(load, write, figure):
                     row["parameters"],
                     percent(row["score_max"]),
                     percent(row["score_mean"]),
-                    *(", ".join(percent(a) for a in row[f"accuracy_at_{n}"]) for n in long),
+                    *(
+                        ", ".join(percent(a) for a in row[f"accuracy_at_{n}"])
+                        if f"accuracy_at_{n}" in row
+                        else "-"
+                        for n in long
+                    ),
                     ", ".join(str(s) for s in steps),
                     f"{row['train_seconds_mean']:.0f}",
                 ]
