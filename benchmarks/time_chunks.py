@@ -3,7 +3,7 @@
 `keras_hsru.ops.hybrid_scan(..., time_chunk_length=N)` cuts the sequence into
 chunks of N steps that the fused kernels (or the composed ops) compute as
 `batch * chunks` rows at once, for more parallel programs at the price of
-about 1.7 times the memory traffic. This times one forward and backward pass
+more memory traffic (the input read once more, D written once more). This times one forward and backward pass
 of the scan alone (the input current in `--dtype`, float32 states), for each
 chunk length and the whole sequence, alternating `--rounds` times, on the
 active backend and device; checks each against the whole sequence; and prints

@@ -258,7 +258,8 @@ def hybrid_scan(
     pass (or the composed ops) over every chunk at once, as `batch * chunks`
     rows, then each chunk's D from the parity carried over the chunks
     (`xor_scan`). The kernels then have `chunks` times as many programs to
-    run in parallel, for about 1.7 times the memory traffic; gradients are
+    run in parallel, at the price of more memory traffic (the input is read
+    once more for the chunks' sums, and D written once more); gradients are
     those of the step-by-step equations all the same.
 
     Args:
