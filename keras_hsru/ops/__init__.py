@@ -327,6 +327,7 @@ def hybrid_scan(
         _check_per_unit(name, value, current)
     _check_state("initial_potential", initial_potential, current)
     _check_state("initial_memory", initial_memory, current)
+    states = None
     if time_chunk_length is not None:
         time_chunk_length = check_positive_int("time_chunk_length", time_chunk_length)
         length = current.shape[1]
@@ -335,11 +336,7 @@ def hybrid_scan(
                 decay, current, threshold, slope, initial_potential, initial_memory,
                 fused, surrogate, time_chunk_length,
             )  # fmt: skip
-            if readout_dtype is not None:
-                states = (*states, *(keras.ops.cast(state, readout_dtype) for state in states))
-            return states
-    states = None
-    if fused is not False:
+    if states is None and fused is not False:
         # A backend returns (V, D), or (V, D, V_readout, D_readout) where its
         # kernels wrote the copies themselves.
         states = _implementation().fused_hybrid_scan(
