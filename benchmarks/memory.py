@@ -83,7 +83,14 @@ def run_one(layer, length, args):
 
 
 def main():
-    from speed import LAYERS, add_model_arguments, check_positive, device_name
+    from speed import (
+        DTYPE_POLICIES,
+        LAYERS,
+        add_model_arguments,
+        check_positive,
+        device_name,
+        write_report,
+    )
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,9 +102,7 @@ def main():
     parser.add_argument("--longest", action="store_true", help="double L until a step fails")
     parser.add_argument("--max-length", type=int, default=1 << 20, help="stop doubling here")
     parser.add_argument("--first-step-limit", type=float, default=20.0, help="seconds")
-    parser.add_argument(
-        "--dtype-policy", default="float32", choices=["float32", "mixed_bfloat16", "mixed_float16"]
-    )
+    parser.add_argument("--dtype-policy", default="float32", choices=DTYPE_POLICIES)
     parser.add_argument("--json", help="write results to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -111,23 +116,18 @@ def main():
     print(f"Din={args.features}, H={args.units}, {args.dtype_policy}\n", flush=True)
     rows, longest = [], {}
 
-    def write_report():
+    def save():
         # After every row: a run cut short by a time limit keeps what it measured.
         if not args.json:
             return
-        report = {
-            "backend": keras.backend.backend(),
-            "device": device_name(),
-            "batch": args.batch,
-            "features": args.features,
-            "units": args.units,
-            "dtype_policy": args.dtype_policy,
-            "first_step_limit_s": args.first_step_limit,
-            "results": rows,
-            "longest_length": longest if args.longest else None,
-        }
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        write_report(
+            args.json,
+            args,
+            ("batch", "features", "units", "dtype_policy"),
+            first_step_limit_s=args.first_step_limit,
+            results=rows,
+            longest_length=longest if args.longest else None,
+        )
 
     for layer in args.layers:
         lengths = list(args.lengths)
@@ -145,7 +145,7 @@ def main():
             )
             if "failed" not in row:
                 longest[layer] = max(longest.get(layer, 0), length)
-            write_report()
+            save()
             if args.longest and not lengths and "failed" not in row:
                 if length * 2 <= args.max_length:
                     lengths.append(length * 2)

@@ -111,6 +111,17 @@ def add_model_arguments(parser):
     parser.add_argument("--units", type=int, default=128)
 
 
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def write_report(path, args, names, **fields):
+    """Writes JSON to `path`: the backend and device, `args`' values of `names`, and `fields`."""
+    report = {"backend": keras.backend.backend(), "device": device_name()}
+    report.update({name: getattr(args, name) for name in names}, **fields)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+
+
 def check_positive(args, names):
     """Raises a ValueError naming the first of `names` whose value in `args` is not positive."""
     for name in names:
@@ -344,7 +355,7 @@ def main():
     parser.add_argument(
         "--dtype-policy",
         default="float32",
-        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        choices=DTYPE_POLICIES,
         help="keras' dtype policy for every layer",
     )
     parser.add_argument("--json", help="write results to this file")
@@ -354,24 +365,17 @@ def main():
     results, rates = run(args)
     print_table(results, args)
     if args.json:
-        report = {
-            "backend": keras.backend.backend(),
-            "device": device_name(),
-            "keras": keras.__version__,
-            "python": platform.python_version(),
-            "host": host_name(),
-            "batch": args.batch,
-            "features": args.features,
-            "units": args.units,
-            "repeats": args.repeats,
-            "rounds": args.rounds,
-            "dtype_policy": args.dtype_policy,
-            "matmul_flops_per_s": rates[0] if rates else None,
-            "bandwidth_bytes_per_s": rates[1] if rates else None,
-            "results": results,
-        }
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        write_report(
+            args.json,
+            args,
+            ("batch", "features", "units", "repeats", "rounds", "dtype_policy"),
+            keras=keras.__version__,
+            python=platform.python_version(),
+            host=host_name(),
+            matmul_flops_per_s=rates[0] if rates else None,
+            bandwidth_bytes_per_s=rates[1] if rates else None,
+            results=results,
+        )
 
 
 if __name__ == "__main__":

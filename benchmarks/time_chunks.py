@@ -15,12 +15,17 @@ GPU) is what this measures; the layers use the whole sequence until it has.
 """
 
 import argparse
-import json
 import statistics
 
 import keras
 import numpy as np
-from speed import add_model_arguments, check_positive, device_name, median_seconds
+from speed import (
+    add_model_arguments,
+    check_positive,
+    device_name,
+    median_seconds,
+    write_report,
+)
 
 from keras_hsru import ops as hsru_ops
 
@@ -127,18 +132,9 @@ def main():
             f"{row['d_agree']:.6f} |"
         )
     if args.json:
-        report = {
-            "backend": keras.backend.backend(),
-            "device": device_name(),
-            "batch": args.batch,
-            "units": args.units,
-            "dtype": args.dtype,
-            "repeats": args.repeats,
-            "rounds": args.rounds,
-            "results": rows,
-        }
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        write_report(
+            args.json, args, ("batch", "units", "dtype", "repeats", "rounds"), results=rows
+        )
 
 
 if __name__ == "__main__":
