@@ -221,20 +221,17 @@ def test_torch_chunked_scan_matches_recurrence(reverse, rng):
     np.testing.assert_allclose(chunked.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("fused", [None, True, False])
-@pytest.mark.parametrize("length", [1, 2, 32, 97])
-def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, rng):
-    """hybrid_scan (by default fused where a backend fuses: TF graphs on a CPU, Triton on
-    CUDA; fused=True: wherever the backend has a fused path; fused=False: never) ==
-    linear_scan + spike + xor_scan, forward and gradients."""
+def scan_problem(rng, batch, length, units, dtype=None):
+    """`(decay, current, threshold, v0, d0)` float32 arguments of `hybrid_scan`, with the
+    threshold where no V comes near it, and the float64 reference's V. With `dtype`, the
+    current holds only values of that dtype (what a half-precision matmul hands over)."""
     from tests.support import reference
-    from tests.support.backend_utils import fused_kernels_run_here
 
-    if fused and not fused_kernels_run_here():
-        pytest.skip("no fused kernel runs here (test_fused_path_where_none_runs_is_an_error)")
-
-    batch, units, slope = 3, 4, 2.0
     current = rng.normal(size=(batch, length, units)).astype(np.float32)
+    if dtype is not None:
+        current = keras.ops.convert_to_numpy(
+            keras.ops.cast(keras.ops.cast(current, dtype), "float32")
+        )
     decay = rng.uniform(0.2, 0.9, size=units).astype(np.float32)
     v0 = rng.normal(size=(batch, units)).astype(np.float32)
     # A D_{-1} between 0 and 1 (a user's initial state) follows the same formula.
@@ -243,7 +240,22 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
     potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, v0)
     threshold, margin = reference.threshold_in_gaps(potentials)
     assert margin.min() > 1e-4
-    threshold = threshold.astype(np.float32)
+    return (decay, current, threshold.astype(np.float32), v0, d0), potentials
+
+
+@pytest.mark.parametrize("fused", [None, True, False])
+@pytest.mark.parametrize("length", [1, 2, 32, 97])
+def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, rng):
+    """hybrid_scan (by default fused where a backend fuses: TF graphs on a CPU, Triton on
+    CUDA; fused=True: wherever the backend has a fused path; fused=False: never) ==
+    linear_scan + spike + xor_scan, forward and gradients."""
+    from tests.support.backend_utils import fused_kernels_run_here
+
+    if fused and not fused_kernels_run_here():
+        pytest.skip("no fused kernel runs here (test_fused_path_where_none_runs_is_an_error)")
+
+    slope = 2.0
+    args, _ = scan_problem(rng, 3, length, 4)
 
     def hybrid(decay, current, threshold, v0, d0):
         potential, memory = hsru_ops.hybrid_scan(
@@ -258,7 +270,6 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
         memory = hsru_ops.xor_scan(spikes, d0)
         return keras.ops.concatenate([potential, memory], axis=-1)
 
-    args = (decay, current, threshold, v0, d0)
     expected = keras.ops.convert_to_numpy(composed(*args))
     expected_grads = grad_of(composed, *args)
     functions = [hybrid, compiled(hybrid)]
@@ -278,20 +289,8 @@ def test_hybrid_scan_equals_the_composed_ops_eager_and_compiled(length, fused, r
 def test_hybrid_scan_of_a_half_precision_current_keeps_float32_states(dtype, fused, rng):
     """Mixed precision: a bfloat16/float16 I gives float32 V and D, equal to the float32 scan of
     the same values, and with readout_dtype their copies in that dtype; gradients included."""
-    from tests.support import reference
-
-    batch, length, units, slope = 3, 40, 4, 2.0
-    current = rng.normal(size=(batch, length, units)).astype(np.float32)
-    # The values a half-precision matmul would hand over.
-    current = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(current, dtype), "float32"))
-    decay = rng.uniform(0.2, 0.9, size=units).astype(np.float32)
-    v0 = rng.normal(size=(batch, units)).astype(np.float32)
-    d0 = rng.uniform(0, 1, size=(batch, units)).astype(np.float32)
-    tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))
-    potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, v0)
-    threshold, margin = reference.threshold_in_gaps(potentials)
-    assert margin.min() > 1e-4
-    threshold = threshold.astype(np.float32)
+    units, slope = 4, 2.0
+    args, _ = scan_problem(rng, 3, 40, units, dtype)
 
     def half(decay, current, threshold, v0, d0):
         states = hsru_ops.hybrid_scan(
@@ -309,7 +308,6 @@ def test_hybrid_scan_of_a_half_precision_current_keeps_float32_states(dtype, fus
         copies = [keras.ops.cast(keras.ops.cast(s, dtype), "float32") for s in (potential, memory)]
         return keras.ops.concatenate([potential, memory, *copies], axis=-1)
 
-    args = (decay, current, threshold, v0, d0)
     got, want = (keras.ops.convert_to_numpy(fn(*args)) for fn in (half, full))
     states, copies = slice(0, 2 * units), slice(2 * units, None)
     np.testing.assert_allclose(got[..., states], want[..., states], atol=1e-5)
@@ -324,18 +322,9 @@ def test_hybrid_scan_of_a_half_precision_current_keeps_float32_states(dtype, fus
 def test_time_chunked_hybrid_scan_equals_the_whole_sequence(length, chunk, fused, rng):
     """Chunks side by side (with a padded last chunk, one-step chunks, or one chunk for the
     whole sequence) give the states and gradients of the step-by-step equations."""
-    from tests.support import reference
-
-    batch, units, slope = 2, 3, 2.0
-    current = rng.normal(size=(batch, length, units)).astype(np.float32)
-    decay = rng.uniform(0.2, 0.9, size=units).astype(np.float32)
-    v0 = rng.normal(size=(batch, units)).astype(np.float32)
-    d0 = rng.uniform(0, 1, size=(batch, units)).astype(np.float32)
-    tau = np.log(np.expm1(-np.log(decay.astype(np.float64))))
-    potentials = reference.potentials(current, np.eye(units), np.zeros(units), tau, v0)
-    threshold, margin = reference.threshold_in_gaps(potentials)
-    assert margin.min() > 1e-4
-    threshold = threshold.astype(np.float32)
+    units, slope = 3, 2.0
+    args, potentials = scan_problem(rng, 2, length, units)
+    decay, current, threshold = args[:3]
 
     def scan(chunk_length):
         def states(decay, current, threshold, v0, d0):
@@ -347,7 +336,6 @@ def test_time_chunked_hybrid_scan_equals_the_whole_sequence(length, chunk, fused
 
         return states
 
-    args = (decay, current, threshold, v0, d0)
     chunked, whole = scan(chunk), scan(None)
     got = keras.ops.convert_to_numpy(chunked(*args))
     np.testing.assert_allclose(got, keras.ops.convert_to_numpy(whole(*args)), atol=1e-5)
