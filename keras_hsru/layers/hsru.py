@@ -16,6 +16,27 @@ def xor_step(previous, spikes):
     return previous * (1 - spikes) + (1 - previous) * spikes
 
 
+def check_states(states, batch, sizes):
+    """Raises unless `states` `[y, V, D]` have the shapes `(batch, size)` of the cell's
+    `state_size` (D of a k-state memory: `(batch, (k - 1) * units)`)."""
+    for state, size in zip(states, sizes):
+        description = "(batch, units)" if size == sizes[0] else "(batch, (k - 1) * units)"
+        check_shape("initial_state", state, (batch, size), description)
+
+
+def counter_step(previous, up, down):
+    """One step of the k-state memory, `previous` `(batch, k, units)` over the
+    counts: an up spike rotates it one count up, a down spike one down, both
+    leave it (`keras_hsru.ops.counter_scan`, step by step)."""
+    up, down = ops.expand_dims(up, 1), ops.expand_dims(down, 1)
+    return (
+        (1 - up) * (1 - down) * previous
+        + up * (1 - down) * ops.roll(previous, 1, axis=1)
+        + down * (1 - up) * ops.roll(previous, -1, axis=1)
+        + up * down * previous
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_hsru")
 class HSRUCell(LeakyIntegratorCell):
     """Cell class for the Hybrid State Recurrent Unit (one time step).
@@ -36,16 +57,28 @@ class HSRUCell(LeakyIntegratorCell):
     which computes the same function over whole sequences without a per-step
     loop.
 
+    With `memory_states=k` above 2, `D` is a counter modulo k instead of one
+    bit (the XOR memory generalised from Z_2 to Z_k): an up spike
+    `H(V - threshold)` adds one, a down spike `H(-V - threshold)` takes one
+    away, both at once leave it, each with the surrogate gradient. The
+    memory is one-hot over the k counts, `o_t = roll(o_{t-1}, up - down)`
+    written as a differentiable step (`keras_hsru.ops.counter_scan`), and the
+    readout sees counts 1 to k - 1 (count 0 is what remains): with k = 2 that
+    is the XOR bit, the paper's cell exactly.
+
     The state list is `[y, V, D]`: the previous output first (so that masked
     steps emit it on every backend), then the analog potential, then the
-    digital memory. All three start at zero. `V` and `D` are computed in
+    digital memory. All three start at zero. With `memory_states=k`, `D` has
+    `(k - 1) * units` entries, the one-hot channels of counts 1 to k - 1,
+    channel by channel (zeros: count 0). `V` and `D` are computed in
     float32 under a mixed precision policy; between steps keras' RNN loop keeps
     the states in the compute dtype.
 
     The weights, in order: `input_kernel (input_dim, units)`,
     `input_bias (units,)`, `tau (units,)`, `threshold (units,)`,
-    `output_kernel (2 * units, units)` (rows `[:units]` read V, rows
-    `[units:]` read D), `output_bias (units,)`.
+    `output_kernel (k * units, units)` (rows `[:units]` read V, the next
+    `units` rows each channel of D in turn; k = `memory_states`, 2 by
+    default), `output_bias (units,)`.
 
     Args:
         units: Positive integer, the number of HSRU units (output size).
@@ -55,6 +88,9 @@ class HSRUCell(LeakyIntegratorCell):
             `keras_hsru.ops.SURROGATES`: `"fast_sigmoid"` (default, the
             paper's, `1 / (1 + k|x|)^2`), `"sigmoid"`, `"triangle"` or
             `"arctan"` (formulas in `keras_hsru.ops.spike`).
+        memory_states: Integer k of at least 2, the states of each unit's
+            digital memory: `2` (default) is the paper's XOR bit; above 2 a
+            counter modulo k driven by up and down spikes (see above).
         input_initializer: Initializer for `input_kernel` (`W_in`).
         output_initializer: Initializer for `output_kernel` (`W_out`).
         bias_initializer: Initializer for `input_bias` and `output_bias`.
@@ -93,13 +129,12 @@ class HSRUCell(LeakyIntegratorCell):
         ((32, 4), (32, 4))
     """
 
-    readout_width = 2
-
     def __init__(
         self,
         units: int,
         surrogate_slope: float = 5.0,
         surrogate: str = "fast_sigmoid",
+        memory_states: int = 2,
         threshold_initializer=None,
         threshold_regularizer=None,
         threshold_constraint=None,
@@ -111,7 +146,10 @@ class HSRUCell(LeakyIntegratorCell):
         self.threshold_initializer = initializers.get(threshold_initializer or "zeros")
         self.threshold_regularizer = regularizers.get(threshold_regularizer)
         self.threshold_constraint = constraints.get(threshold_constraint)
-        self.state_size = [self.units, self.units, self.units]
+        self.memory_states = hsru_ops.check_memory_states(memory_states)
+        # V, then one block of W_out's rows per channel of D.
+        self.readout_width = self.memory_states
+        self.state_size = [self.units, self.units, (self.memory_states - 1) * self.units]
 
     def build_state_weights(self):
         self.threshold = self.add_state_weight(
@@ -122,12 +160,70 @@ class HSRUCell(LeakyIntegratorCell):
         )
 
     def spikes(self, potential):
-        """S = H(V - threshold), with the surrogate gradient."""
+        """S = H(V - threshold) (the up spikes of a k-state memory), with the surrogate gradient."""
         return hsru_ops.spike(
             potential - ops.cast(self.threshold, STATE_DTYPE),
             self.surrogate_slope,
             self.surrogate,
         )
+
+    def down_spikes(self, potential):
+        """H(-V - threshold), a k-state memory's down spikes, with the surrogate gradient."""
+        return hsru_ops.spike(
+            -potential - ops.cast(self.threshold, STATE_DTYPE),
+            self.surrogate_slope,
+            self.surrogate,
+        )
+
+    def spike_count(self, potential):
+        """The spikes of each unit-step: S, or for a k-state memory up plus down."""
+        if self.memory_states == 2:
+            return self.spikes(potential)
+        return self.spikes(potential) + self.down_spikes(potential)
+
+    def memory_scan(self, potential, memory0, step=None):
+        """`(spikes, D)` over whole sequences from V `(batch, time, units)` and
+        the float32 memory state `memory0`; `spikes` counts the spikes of each
+        unit-step (up plus down for a k-state memory). With `step`, the mask as
+        float32 `(batch, time, 1)`, masked steps have no spike."""
+        up = self.spikes(potential)
+        if step is not None:
+            up = up * step
+        if self.memory_states == 2:
+            return up, hsru_ops.xor_scan(up, memory0)
+        down = self.down_spikes(potential)
+        if step is not None:
+            down = down * step
+        counts = hsru_ops.counter_scan(up, down, self.memory_states, self._counts(memory0))
+        shape = ops.shape(counts)
+        width = (self.memory_states - 1) * self.units
+        return up + down, ops.reshape(counts[:, :, 1:], (shape[0], shape[1], width))
+
+    def _counts(self, memory):
+        """The memory state `(batch, (k - 1) * units)` as its distribution over
+        the k counts, `(batch, k, units)`: count 0 holds what the others leave."""
+        channels = ops.reshape(memory, (-1, self.memory_states - 1, self.units))
+        return ops.concatenate([1 - ops.sum(channels, axis=1, keepdims=True), channels], axis=1)
+
+    def memory_count(self, memory):
+        """The count `0 .. k - 1` each unit's memory holds, from memory states
+        `(..., (k - 1) * units)` (for the XOR bit, D itself); its expectation
+        for a memory between counts."""
+        if self.memory_states == 2:
+            return memory
+        return sum(
+            index * memory[..., (index - 1) * self.units : index * self.units]
+            for index in range(1, self.memory_states)
+        )
+
+    def memory_step(self, memory, potential):
+        """D after one step, from the float32 memory state and the new V."""
+        if self.memory_states == 2:
+            return xor_step(memory, self.spikes(potential))
+        counts = counter_step(
+            self._counts(memory), self.spikes(potential), self.down_spikes(potential)
+        )
+        return ops.reshape(counts[:, 1:], (-1, (self.memory_states - 1) * self.units))
 
     def spike_activity(
         self, sequences, initial_state=None, mask=None, go_backwards: bool = False
@@ -150,7 +246,9 @@ class HSRUCell(LeakyIntegratorCell):
 
         Returns:
             A dict of float32 tensors `(batch, time, units)`: `"potential"`
-            (V), `"spikes"` (S, 0 or 1) and `"memory"` (D, 0 or 1).
+            (V), `"spikes"` (S, 0 or 1; for a k-state memory the up and down
+            spikes added) and `"memory"` (D, 0 or 1; for a k-state memory the
+            count, 0 to k - 1).
 
         Examples:
             >>> cell = keras_hsru.HSRUCell(4)
@@ -174,7 +272,10 @@ class HSRUCell(LeakyIntegratorCell):
             check_shape("mask", mask, sequences.shape[:2], "(batch, time)")
             mask = ops.cast(mask, "bool")
         if initial_state is None:
-            potential0 = memory0 = ops.zeros((ops.shape(sequences)[0], self.units), STATE_DTYPE)
+            potential0, memory0 = (
+                ops.zeros((ops.shape(sequences)[0], size), STATE_DTYPE)
+                for size in self.state_size[1:]
+            )
         else:
             states = list(initial_state)
             if len(states) != 3:
@@ -182,8 +283,7 @@ class HSRUCell(LeakyIntegratorCell):
                     "`initial_state` must be a list [y, V, D] of 3 tensors. "
                     f"Received: {len(states)} of shapes {[shape_of(s) for s in states]}"
                 )
-            for state in states:
-                check_shape("initial_state", state, (batch, self.units), "(batch, units)")
+            check_states(states, batch, self.state_size)
             potential0, memory0 = (ops.cast(state, STATE_DTYPE) for state in states[1:])
         if go_backwards:
             sequences = ops.flip(sequences, axis=1)
@@ -192,11 +292,10 @@ class HSRUCell(LeakyIntegratorCell):
             potential = hsru_ops.linear_scan(
                 self.decay(), self.input_current(sequences), potential0
             )
-            spikes = self.spikes(potential)
-            memory = hsru_ops.xor_scan(spikes, memory0)
+            spikes, memory = self.memory_scan(potential, memory0)
         else:
             potential, spikes, memory, _ = self._masked_states(sequences, mask, potential0, memory0)
-        return {"potential": potential, "spikes": spikes, "memory": memory}
+        return {"potential": potential, "spikes": spikes, "memory": self.memory_count(memory)}
 
     def _masked_states(self, sequences, mask, potential0, memory0):
         """`(V, S, D, step)` of whole `sequences` under a boolean `(batch, time)` mask,
@@ -210,15 +309,14 @@ class HSRUCell(LeakyIntegratorCell):
         step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
         decay = self.decay() * step + (1 - step)
         potential = hsru_ops.linear_scan(decay, self.input_current(sequences) * step, potential0)
-        spikes = self.spikes(potential) * step
-        memory = hsru_ops.xor_scan(spikes, memory0)
+        spikes, memory = self.memory_scan(potential, memory0, step)
         return potential, spikes, memory, step
 
     def call(self, inputs, states, training=False):
         _, potential, memory = states
         state_dtype = potential.dtype
         potential = self.integrate(inputs, potential, training)
-        memory = xor_step(ops.cast(memory, STATE_DTYPE), self.spikes(potential))
+        memory = self.memory_step(ops.cast(memory, STATE_DTYPE), potential)
         output = self.readout(potential, memory)
         return output, [
             output,
@@ -227,7 +325,11 @@ class HSRUCell(LeakyIntegratorCell):
         ]
 
     def get_config(self):
-        config = {"surrogate_slope": self.surrogate_slope, "surrogate": self.surrogate}
+        config = {
+            "surrogate_slope": self.surrogate_slope,
+            "surrogate": self.surrogate,
+            "memory_states": self.memory_states,
+        }
         config.update(self.serialize_weight_arguments(("threshold",)))
         return {**super().get_config(), **config}
 
@@ -237,6 +339,7 @@ CELL_ARGUMENTS = (
     "units",
     "surrogate_slope",
     "surrogate",
+    "memory_states",
     "input_initializer",
     "output_initializer",
     "bias_initializer",
@@ -301,6 +404,10 @@ class HSRU(keras.layers.RNN):
             `"triangle"` or `"arctan"`. The GPU kernels compute the fast
             sigmoid only; with another surrogate `"auto"` takes the composed
             scans there, and `"fused"` raises.
+        memory_states: As in `HSRUCell`: `2` (default), the XOR bit; above 2
+            a counter modulo k, computed by `keras_hsru.ops.counter_scan` (the
+            composed scans: the fused paths compute the XOR bit only, so
+            `implementation="fused"` raises).
         input_initializer: As in `HSRUCell`.
         output_initializer: As in `HSRUCell`.
         bias_initializer: As in `HSRUCell`.
@@ -384,6 +491,7 @@ class HSRU(keras.layers.RNN):
         units: int,
         surrogate_slope: float = 5.0,
         surrogate: str = "fast_sigmoid",
+        memory_states: int = 2,
         input_initializer="glorot_uniform",
         output_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -435,6 +543,12 @@ class HSRU(keras.layers.RNN):
             **kwargs,
         )
         self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
+        if cell.memory_states != 2 and implementation == "fused":
+            raise ValueError(
+                "The fused paths compute the XOR memory (memory_states=2) only: use "
+                "implementation 'auto' or 'scan' for a k-state memory. Received: "
+                f"implementation='fused' with memory_states={cell.memory_states}"
+            )
         self.spike_rate_regularizer = hsru_regularizers.get(spike_rate_regularizer)
         if self.spike_rate_regularizer is not None and implementation == "loop":
             raise ValueError(
@@ -529,8 +643,7 @@ class HSRU(keras.layers.RNN):
                     f"`initial_state` must be a list of {len(self.cell.state_size)} tensors "
                     f"[y, V, D] of shape (batch, units). Received: {len(states)} of shapes {shapes}"
                 )
-            for state in states:
-                check_shape("initial_state", state, (batch, self.cell.units), "(batch, units)")
+            check_states(states, batch, self.cell.state_size)
         if mask is not None:
             mask = mask[0] if isinstance(mask, (list, tuple)) else mask
             check_shape("mask", mask, (batch, length), "(batch, time)")
@@ -590,21 +703,28 @@ class HSRU(keras.layers.RNN):
         # kernels read and write those in the same pass, instead of casts.
         half = cell.compute_dtype in hsru_ops.HALF_DTYPES
         readout_dtype = cell.compute_dtype if half and self.return_sequences else None
-        states = hsru_ops.hybrid_scan(
-            cell.decay(),
-            cell.input_current(sequences, dtype=None if half else STATE_DTYPE),
-            ops.cast(cell.threshold, STATE_DTYPE),
-            cell.surrogate_slope,
-            *initial_states,
-            fused=_FUSED[self.implementation],
-            surrogate=cell.surrogate,
-            readout_dtype=readout_dtype,
-        )
+        if cell.memory_states == 2:
+            states = hsru_ops.hybrid_scan(
+                cell.decay(),
+                cell.input_current(sequences, dtype=None if half else STATE_DTYPE),
+                ops.cast(cell.threshold, STATE_DTYPE),
+                cell.surrogate_slope,
+                *initial_states,
+                fused=_FUSED[self.implementation],
+                surrogate=cell.surrogate,
+                readout_dtype=readout_dtype,
+            )
+        else:
+            potential0, memory0 = initial_states
+            potential = hsru_ops.linear_scan(
+                cell.decay(), cell.input_current(sequences), potential0
+            )
+            states = (potential, cell.memory_scan(potential, memory0)[1])
         potential, memory = states[:2]
         if regularize and self.spike_rate_regularizer is not None:
             # The spikes again, from V, with the surrogate gradient: the fused
             # paths return V and D only, and V's gradient carries the penalty's.
-            self._add_spike_rate_loss(ops.mean(cell.spikes(potential), axis=(0, 1)))
+            self._add_spike_rate_loss(ops.mean(cell.spike_count(potential), axis=(0, 1)))
         outputs = cell.readout(*states[-2:]) if self.return_sequences else None
         return (potential[:, -1], memory[:, -1]), outputs
 

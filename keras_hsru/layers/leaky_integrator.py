@@ -150,6 +150,21 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
         step loop pays for.
         """
         states = [ops.cast(state, self.compute_dtype) for state in states]
+        if len(states[0].shape) == 3:
+            # A state wider than `units` (a k-state memory's channels) is
+            # read as its blocks of `units`, as the rows of W_out are.
+            states = [
+                block
+                for state in states
+                for block in (
+                    [state]
+                    if state.shape[-1] == self.units
+                    else [
+                        state[..., start : start + self.units]
+                        for start in range(0, state.shape[-1], self.units)
+                    ]
+                )
+            ]
         if len(states) > 1 and len(states[0].shape) == 3:
             rows = [
                 self.output_kernel[index * self.units : (index + 1) * self.units]
@@ -166,9 +181,7 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
         return self.decay() * ops.cast(potential, STATE_DTYPE) + self.input_current(inputs)
 
     def get_initial_state(self, batch_size=None):
-        return [
-            ops.zeros((batch_size, self.units), dtype=self.compute_dtype) for _ in self.state_size
-        ]
+        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     def serialize_weight_arguments(self, groups):
         config = {}

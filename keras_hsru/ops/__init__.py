@@ -9,6 +9,9 @@ The layers call only `keras.ops` and the functions below:
 - `xor_scan(spikes, initial_state)`: the digital memory
   `D_t = D_{t-1} XOR S_t` over a whole sequence, as the parity of a cumulative
   spike count, with the exact gradient of the step-by-step XOR.
+- `counter_scan(up_spikes, down_spikes, modulus, initial_state)`: the k-state
+  memory, a count modulo k moved up and down by spikes (one-hot over k), as
+  a cumulative count with the exact gradient of the step-by-step counter.
 - `hybrid_scan(decay, current, threshold, slope, ...)`: V and D together, by
   the three above or by a backend's fused kernels (`_triton.py` for torch,
   `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`).
@@ -22,7 +25,8 @@ Which algorithm serves which backend and device is decided in one place,
 arguments these functions have validated and converted:
 
 - `spike(x, slope, surrogate)`, `linear_scan(decay, inputs, initial_state)`,
-  `xor_scan(spikes, initial_state)`, `scan_in_chunks(fn, carry, sequences,
+  `xor_scan(spikes, initial_state)`, `counter_scan(up, down, initial_state,
+  modulus)`, `scan_in_chunks(fn, carry, sequences,
   chunk_length)`, `inference_chunk_length()`: as below;
 - `fused_hybrid_scan(decay, current, threshold, slope, surrogate, potential0,
   memory0, force=False, readout_dtype=None)`: `(V, D)` by the fused path (or
@@ -45,6 +49,7 @@ from keras_hsru._validation import (
     check_positive_finite,
     check_positive_int,
     check_shape,
+    is_integer,
 )
 from keras_hsru.ops._common import SURROGATES
 
@@ -56,6 +61,7 @@ BACKEND_FUNCTIONS = (
     "spike",
     "linear_scan",
     "xor_scan",
+    "counter_scan",
     "fused_hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",
@@ -213,6 +219,71 @@ def xor_scan(spikes, initial_state=None):
     initial_state = keras.ops.convert_to_tensor(initial_state, spikes.dtype)
     _check_state("initial_state", initial_state, spikes)
     return _implementation().xor_scan(spikes, initial_state)
+
+
+def check_memory_states(value, name: str = "memory_states") -> int:
+    """Returns `value` as an int, or raises if it is not an integer of at least 2."""
+    if not is_integer(value) or value < 2:
+        raise ValueError(
+            f"`{name}` must be an integer of at least 2 (2: the XOR bit). "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def counter_scan(up_spikes, down_spikes, modulus: int, initial_state=None):
+    """All states of a k-state memory: a count modulo k that spikes move up and down.
+
+    The generalisation of `xor_scan` from Z_2 to Z_k. The memory of each unit
+    is a vector `o` over the k counts (one-hot for a count), and a step is
+
+    ```
+    o_t = (1 - u)(1 - d) o + u (1 - d) roll(o, 1) + d (1 - u) roll(o, -1) + u d o
+    ```
+
+    with `o = o_{t-1}`, `u`, `d` the up and down spikes at t and `roll` along
+    the k counts: an up spike adds one, a down spike takes one away, both
+    together leave the count. For 0/1 spikes this is `o_{-1}` rotated by the
+    net count `sum_{s <= t} (u_s - d_s)` modulo k, computed from a cumulative
+    sum (exact while the net count stays under 2**24 in magnitude). The
+    custom gradient is the exact derivative of the step-by-step formula: a
+    reverse cumulative sum of the upstream gradients, each rotated back by
+    its step's count.
+
+    Args:
+        up_spikes: Tensor `(batch, time, units)` of 0/1 values.
+        down_spikes: Tensor `(batch, time, units)` of 0/1 values.
+        modulus: Integer `k` of at least 2, the number of counts.
+        initial_state: Optional tensor `(batch, k, units)`, `o_{-1}`: a
+            distribution over the counts (one-hot for a count). None: every
+            unit at count 0.
+
+    Returns:
+        A tensor `(batch, time, k, units)`, `o_0 ... o_{T-1}`.
+
+    Examples:
+        >>> up = keras.ops.convert_to_tensor([[[1.0], [1.0], [0.0], [1.0]]])
+        >>> down = keras.ops.convert_to_tensor([[[0.0], [0.0], [1.0], [1.0]]])
+        >>> memory = keras_hsru.ops.counter_scan(up, down, modulus=3)
+        >>> keras.ops.convert_to_numpy(keras.ops.argmax(memory[0, :, :, 0], axis=-1)).tolist()
+        [1, 2, 1, 1]
+    """
+    modulus = check_memory_states(modulus, "modulus")
+    up_spikes = keras.ops.convert_to_tensor(up_spikes)
+    _check_sequence("up_spikes", up_spikes)
+    dtype = keras.backend.standardize_dtype(up_spikes.dtype)
+    if not keras.backend.is_float_dtype(dtype):
+        raise ValueError(f"`up_spikes` must be a floating point tensor. Received: dtype={dtype}")
+    down_spikes = keras.ops.convert_to_tensor(down_spikes, dtype)
+    check_shape("down_spikes", down_spikes, up_spikes.shape, "(batch, time, units)")
+    batch, _, units = up_spikes.shape
+    if initial_state is None:
+        initial_state = keras.ops.one_hot(
+            keras.ops.zeros((keras.ops.shape(up_spikes)[0], units), "int32"), modulus, axis=1
+        )
+    initial_state = keras.ops.convert_to_tensor(initial_state, dtype)
+    check_shape("initial_state", initial_state, (batch, modulus, units), "(batch, k, units)")
+    return _implementation().counter_scan(up_spikes, down_spikes, initial_state, modulus)
 
 
 def hybrid_scan(
@@ -524,6 +595,7 @@ __all__ = [
     "spike",
     "linear_scan",
     "xor_scan",
+    "counter_scan",
     "hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",

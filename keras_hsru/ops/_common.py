@@ -113,3 +113,52 @@ def tanh_dense(inputs, kernels, bias):
     for x, kernel in zip(inputs, kernels):
         total = total + matmul_rows(x, kernel)
     return ops.tanh(total)
+
+
+def rotate(memory, counts, modulus):
+    """`memory` rotated along axis -2 by `counts`: out[..., i, u] =
+    memory[..., (i - n) mod k, u] with n = counts[..., u], an integer in
+    0 .. k - 1 held as a float. `memory` is `(batch, time or 1, k, units)`,
+    `counts` `(batch, time, units)`. A sum over the k rotations, each kept
+    where the count selects it: exact, and no gather."""
+    ops = keras.ops
+    rotated = 0
+    for shift in range(modulus):
+        selected = ops.expand_dims(ops.cast(ops.equal(counts, shift), memory.dtype), -2)
+        rotated = rotated + selected * ops.roll(memory, shift, axis=-2)
+    return rotated
+
+
+def counter_forward(up, down, initial_state, modulus, cumulative_sum):
+    """`(memory, counts)` of `keras_hsru.ops.counter_scan`: the net count of up
+    minus down spikes modulo k at every step (exact while its magnitude stays
+    under 2**24), and the initial distribution `(batch, k, units)` rotated by
+    it, `(batch, time, k, units)`. `cumulative_sum(x, reverse)` sums along time."""
+    counts = keras.ops.mod(cumulative_sum(up - down, False), modulus)
+    return rotate(keras.ops.expand_dims(initial_state, 1), counts, modulus), counts
+
+
+def counter_backward(up, down, initial_state, memory, counts, upstream, modulus, cumulative_sum):
+    """The exact gradients of the step-by-step counter (`(up, down, initial_state)`).
+
+    With P the rotation by one count, a step is o_t = A_t o_{t-1},
+    A = (1 - u)(1 - d) + u (1 - d) P + d (1 - u) P^-1 + u d, a permutation
+    for 0/1 spikes, so o_t = P^(n_t) o_{-1}. The adjoint of o_t is
+    lambda_t = P^(n_t) nu_t with nu_t = sum_{u >= t} P^(-n_u) g_u, a reverse
+    cumulative sum in the initial state's frame; nu_0 is the initial state's
+    gradient. A spike's gradient is lambda_t . (dA_t/dS) o_{t-1}, where
+    dA/du = (1 - d)(P - 1) + d (1 - P^-1) and dA/dd = (1 - u)(P^-1 - 1) + u (1 - P).
+    """
+    ops = keras.ops
+    shape = ops.shape(upstream)
+    back = rotate(upstream, ops.mod(-counts, modulus), modulus)
+    flat = ops.reshape(back, (shape[0], shape[1], -1))
+    frame = ops.reshape(cumulative_sum(flat, True), shape)
+    adjoint = rotate(frame, counts, modulus)
+    previous = ops.concatenate([ops.expand_dims(initial_state, 1), memory[:, :-1]], axis=1)
+    stay = ops.sum(adjoint * previous, axis=-2)
+    rise = ops.sum(adjoint * ops.roll(previous, 1, axis=-2), axis=-2)
+    fall = ops.sum(adjoint * ops.roll(previous, -1, axis=-2), axis=-2)
+    grad_up = (1 - down) * (rise - stay) + down * (stay - fall)
+    grad_down = (1 - up) * (fall - stay) + up * (stay - rise)
+    return grad_up, grad_down, frame[:, 0]

@@ -226,6 +226,23 @@ def _xor_scan_bwd(residuals, upstream):
 xor_scan.defvjp(_xor_scan_fwd, _xor_scan_bwd)
 
 
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def counter_scan(up, down, initial_state, modulus):
+    return _common.counter_forward(up, down, initial_state, modulus, _cumulative_sum)[0]
+
+
+def _counter_scan_fwd(up, down, initial_state, modulus):
+    memory, counts = _common.counter_forward(up, down, initial_state, modulus, _cumulative_sum)
+    return memory, (up, down, initial_state, memory, counts)
+
+
+def _counter_scan_bwd(modulus, residuals, upstream):
+    return _common.counter_backward(*residuals, upstream, modulus, _cumulative_sum)
+
+
+counter_scan.defvjp(_counter_scan_fwd, _counter_scan_bwd)
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(3, 4))
 def _sequential_hybrid_scan(decay, current, threshold, slope, surrogate, potential0, memory0):
     """V, the spikes and D in one sequential loop over time (instead of two

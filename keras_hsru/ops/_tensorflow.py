@@ -308,6 +308,21 @@ def xor_scan(spikes, initial_state):
     return _xor_scan(spikes, initial_state)
 
 
+def counter_scan(up, down, initial_state, modulus):
+    @tf.custom_gradient
+    def _counter_scan(up, down, initial_state):
+        memory, counts = _common.counter_forward(up, down, initial_state, modulus, _cumulative_sum)
+
+        def grad(upstream):
+            return _common.counter_backward(
+                up, down, initial_state, memory, counts, upstream, modulus, _cumulative_sum
+            )
+
+        return memory, grad
+
+    return _counter_scan(up, down, initial_state)
+
+
 def _fused_forward(decay, current, threshold, potential0, memory0):
     """V and D in one sequential loop (instead of two scans and a spike pass)."""
 

@@ -217,6 +217,30 @@ def xor_scan(spikes, initial_state):
     return _XorScan.apply(spikes, initial_state)
 
 
+def _cumulative_sum(x, reverse):
+    return torch.flip(x, [1]).cumsum_(1).flip(1) if reverse else torch.cumsum(x, dim=1)
+
+
+class _CounterScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, up, down, initial_state, modulus):
+        memory, counts = _common.counter_forward(up, down, initial_state, modulus, _cumulative_sum)
+        ctx.save_for_backward(up, down, initial_state, memory, counts)
+        ctx.modulus = modulus
+        return memory
+
+    @staticmethod
+    def backward(ctx, upstream):
+        grads = _common.counter_backward(
+            *ctx.saved_tensors, upstream.contiguous(), ctx.modulus, _cumulative_sum
+        )
+        return (*grads, None)
+
+
+def counter_scan(up, down, initial_state, modulus):
+    return _CounterScan.apply(up, down, initial_state, modulus)
+
+
 def scan_in_chunks(fn, carry, sequences, chunk_length):
     """`carry, outputs = fn(carry, chunk)` over consecutive time chunks of the
     (batch, time, features) `sequences`; outputs (or None) joined along time."""

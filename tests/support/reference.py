@@ -137,3 +137,119 @@ def hsru_gradients(
         carry_d = dd * (1 - 2 * ss[t])
     grads[2] = g_alpha * (-alpha * sigmoid(tau))
     return dx, grads
+
+
+def counter_step(o, up, down):
+    """One step of the k-state memory, o `(batch, k, units)` over the counts."""
+    up, down = up[:, None], down[:, None]
+    return (
+        (1 - up) * (1 - down) * o
+        + up * (1 - down) * np.roll(o, 1, axis=1)
+        + down * (1 - up) * np.roll(o, -1, axis=1)
+        + up * down * o
+    )
+
+
+def full_counts(d, k):
+    """The memory state `(batch, (k - 1) * units)` as `(batch, k, units)`."""
+    rest = np.asarray(d, np.float64).reshape(d.shape[0], k - 1, -1)
+    return np.concatenate([1 - rest.sum(1, keepdims=True), rest], axis=1)
+
+
+def counter_forward(x, weights, slope, k, initial_state=None, mask=None):
+    """HSRU with a k-state memory: (outputs (B, L, H), final states [y, V, D]),
+    D `(batch, (k - 1) * units)`, the one-hot channels of counts 1 to k - 1."""
+    w_in, b_in, tau, theta, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
+    x = np.asarray(x, np.float64)
+    batch, length, _ = x.shape
+    units = w_in.shape[1]
+    alpha = np.exp(-softplus(tau))
+    if initial_state is None:
+        initial_state = [np.zeros((batch, units))] * 2 + [np.zeros((batch, (k - 1) * units))]
+    y, v, d = [np.asarray(s, np.float64) for s in initial_state]
+    outputs = np.zeros((batch, length, units))
+    for t in range(length):
+        v_new = alpha * v + x[:, t] @ w_in + b_in
+        up = (v_new - theta > 0).astype(np.float64)
+        down = (-v_new - theta > 0).astype(np.float64)
+        d_new = counter_step(full_counts(d, k), up, down)[:, 1:].reshape(batch, -1)
+        y_new = np.tanh(np.concatenate([v_new, d_new], -1) @ w_out + b_out)
+        keep = np.ones((batch, 1)) if mask is None else np.asarray(mask, np.float64)[:, t, None]
+        v = keep * v_new + (1 - keep) * v
+        d = keep * d_new + (1 - keep) * d
+        y = keep * y_new + (1 - keep) * y
+        outputs[:, t] = y
+    return outputs, [y, v, d]
+
+
+def counter_gradients(x, weights, slope, k, upstream, upstream_v, upstream_d):
+    """Backpropagation through time of `counter_forward`, written out by hand.
+
+    Gradients of sum(upstream * Y) + sum(upstream_v * V_T) + sum(upstream_d * D_T),
+    zero initial states, no mask. A step is o_t = A o_{t-1} with
+    A = (1 - u)(1 - d) + u (1 - d) P + d (1 - u) P^-1 + u d (P: one count
+    up), so dL/du = psi . ((1 - d)(P - 1) + d (1 - P^-1)) o_{t-1} and
+    dL/dd = psi . ((1 - u)(P^-1 - 1) + u (1 - P)) o_{t-1}, where psi is the
+    adjoint of o_t with count 0 at zero (the state holds counts 1 .. k - 1, and
+    count 0 is 1 minus their sum). Returns (dx, [dW_in, db_in, dtau, dtheta,
+    dW_out, db_out]).
+    """
+    w_in, b_in, tau, theta, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
+    x = np.asarray(x, np.float64)
+    batch, length, _ = x.shape
+    units = w_in.shape[1]
+    alpha = np.exp(-softplus(tau))
+    roll = lambda o, shift: np.roll(o, shift, axis=1)  # noqa: E731
+    vs, os, ups, downs, ys = [], [], [], [], []
+    v = np.zeros((batch, units))
+    o = full_counts(np.zeros((batch, (k - 1) * units)), k)
+    for t in range(length):
+        v = alpha * v + x[:, t] @ w_in + b_in
+        up = (v - theta > 0).astype(np.float64)
+        down = (-v - theta > 0).astype(np.float64)
+        o = counter_step(o, up, down)
+        vs.append(v)
+        os.append(o)
+        ups.append(up)
+        downs.append(down)
+        ys.append(np.tanh(np.concatenate([v, o[:, 1:].reshape(batch, -1)], -1) @ w_out + b_out))
+    g_w_in, g_b_in, g_theta = np.zeros_like(w_in), np.zeros_like(b_in), np.zeros_like(theta)
+    g_w_out, g_b_out, g_alpha = np.zeros_like(w_out), np.zeros_like(b_out), np.zeros(units)
+    dx = np.zeros_like(x)
+    carry_v = np.asarray(upstream_v, np.float64).copy()
+    carry_d = np.asarray(upstream_d, np.float64).copy()
+    initial_o = full_counts(np.zeros((batch, (k - 1) * units)), k)
+    for t in reversed(range(length)):
+        o_prev = os[t - 1] if t > 0 else initial_o
+        v_prev = vs[t - 1] if t > 0 else np.zeros((batch, units))
+        features = np.concatenate([vs[t], os[t][:, 1:].reshape(batch, -1)], -1)
+        dz = upstream[:, t] * (1 - ys[t] ** 2)
+        g_w_out += features.T @ dz
+        g_b_out += dz.sum(0)
+        dv = dz @ w_out[:units].T + carry_v
+        d_rest = dz @ w_out[units:].T + carry_d
+        psi = np.concatenate([np.zeros((batch, 1, units)), d_rest.reshape(batch, k - 1, units)], 1)
+        up, down = ups[t][:, None], downs[t][:, None]
+        d_up = (psi * ((1 - down) * (roll(o_prev, 1) - o_prev))).sum(1)
+        d_up += (psi * (down * (o_prev - roll(o_prev, -1)))).sum(1)
+        d_down = (psi * ((1 - up) * (roll(o_prev, -1) - o_prev))).sum(1)
+        d_down += (psi * (up * (o_prev - roll(o_prev, 1)))).sum(1)
+        sur_up = surrogate(vs[t] - theta, slope)
+        sur_down = surrogate(-vs[t] - theta, slope)
+        dv = dv + d_up * sur_up - d_down * sur_down
+        g_theta -= (d_up * sur_up + d_down * sur_down).sum(0)
+        g_alpha += (dv * v_prev).sum(0)
+        g_w_in += x[:, t].T @ dv
+        g_b_in += dv.sum(0)
+        dx[:, t] = dv @ w_in.T
+        carry_v = dv * alpha
+        # psi through A^T (P^T = P^-1), then through count 0 = 1 - the others.
+        through = (
+            (1 - up) * (1 - down) * psi
+            + up * (1 - down) * roll(psi, -1)
+            + down * (1 - up) * roll(psi, 1)
+            + up * down * psi
+        )
+        carry_d = (through[:, 1:] - through[:, :1]).reshape(batch, -1)
+    g_tau = g_alpha * (-alpha * sigmoid(tau))
+    return dx, [g_w_in, g_b_in, g_tau, g_theta, g_w_out, g_b_out]
