@@ -260,6 +260,15 @@ def test_attentive_hsru_takes_a_k_state_memory(rng):
     assert layer.memory_states == 5
 
 
+def test_a_counter_starts_with_a_band_where_it_holds():
+    layer = keras_hsru.HSRU(4, memory_states=5)
+    layer.build((None, None, 3))
+    np.testing.assert_array_equal(numpy(layer.cell.threshold), np.full(4, 0.25, np.float32))
+    xor = keras_hsru.HSRU(4)
+    xor.build((None, None, 3))
+    np.testing.assert_array_equal(numpy(xor.cell.threshold), np.zeros(4, np.float32))
+
+
 def test_the_default_is_the_xor_memory_bit_for_bit(rng):
     from tests.support.helpers import draw_problem, hsru_layer
 

@@ -16,6 +16,10 @@ def xor_step(previous, spikes):
     return previous * (1 - spikes) + (1 - previous) * spikes
 
 
+# The default initial threshold of a k-state memory (k > 2).
+COUNTER_THRESHOLD = 0.25
+
+
 def check_states(states, batch, sizes):
     """Raises unless `states` `[y, V, D]` have the shapes `(batch, size)` of the cell's
     `state_size` (D of a k-state memory: `(batch, (k - 1) * units)`)."""
@@ -97,7 +101,9 @@ class HSRUCell(LeakyIntegratorCell):
         tau_initializer: Initializer for `tau`, the per-unit decay parameter.
             Default: uniform in [-2, 2], decays `alpha` in [0.12, 0.88].
         threshold_initializer: Initializer for the per-unit firing
-            `threshold`. Default: zeros.
+            `threshold`. Default: zeros; for a k-state memory 0.25, so that
+            the count holds where |V| <= 0.25 (at zero every step would move
+            it).
         input_regularizer: Optional regularizer for `input_kernel`.
         output_regularizer: Optional regularizer for `output_kernel`.
         bias_regularizer: Optional regularizer for `input_bias` and `output_bias`.
@@ -143,10 +149,16 @@ class HSRUCell(LeakyIntegratorCell):
         super().__init__(units, **kwargs)
         self.surrogate_slope = hsru_ops.check_slope(surrogate_slope)
         self.surrogate = hsru_ops.check_surrogate(surrogate)
-        self.threshold_initializer = initializers.get(threshold_initializer or "zeros")
+        self.memory_states = hsru_ops.check_memory_states(memory_states)
+        if threshold_initializer is None:
+            # A counter holds where -threshold <= V <= threshold: at zero that
+            # band is empty and every step moves the count.
+            threshold_initializer = (
+                "zeros" if self.memory_states == 2 else initializers.Constant(COUNTER_THRESHOLD)
+            )
+        self.threshold_initializer = initializers.get(threshold_initializer)
         self.threshold_regularizer = regularizers.get(threshold_regularizer)
         self.threshold_constraint = constraints.get(threshold_constraint)
-        self.memory_states = hsru_ops.check_memory_states(memory_states)
         # V, then one block of W_out's rows per channel of D.
         self.readout_width = self.memory_states
         self.state_size = [self.units, self.units, (self.memory_states - 1) * self.units]
