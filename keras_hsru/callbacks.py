@@ -479,9 +479,10 @@ class SpikeMonitor(keras.callbacks.Callback):
     and stacked ones included), to that epoch's logs:
 
     - `<layer name>/spike_rate`: the fraction of unit-steps with a spike.
-      With the XOR memory it is also the rate at which `D` flips.
-    - `<layer name>/memory_rate`: the fraction of unit-steps where `D` is
-      not 0.
+      With the XOR memory it is also the rate at which `D` flips; with a
+      k-state memory (`memory_states=k`) up and down spikes both count.
+    - `<layer name>/memory_rate`: the fraction of unit-steps where `D` (for
+      a k-state memory, the count) is not 0.
 
     Masked steps do not count. The values then appear in the `History`, the
     progress bar, and TensorBoard through `keras.callbacks.TensorBoard`
