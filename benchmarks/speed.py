@@ -48,6 +48,10 @@ LAYERS = {
     "HSRU(scan)": lambda units: keras_hsru.HSRU(
         units, return_sequences=True, implementation="scan"
     ),
+    # A counter modulo 5 instead of the XOR bit (the composed scans on every device).
+    "HSRU(memory_states=5)": lambda units: keras_hsru.HSRU(
+        units, return_sequences=True, memory_states=5
+    ),
     "RNN(HSRUCell)": lambda units: keras.layers.RNN(
         keras_hsru.HSRUCell(units), return_sequences=True
     ),
@@ -347,7 +351,7 @@ def main():
         nargs="+",
         default=[name for name in LAYERS if not name.startswith("HSRU(")],
         choices=list(LAYERS),
-        help="default: all but the HSRU rows with a forced implementation",
+        help="default: all but the HSRU variants (a forced implementation, a counter)",
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=1, help="passes over the layers")
