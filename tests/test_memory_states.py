@@ -406,3 +406,24 @@ def test_counter_scan_validates_its_arguments():
         keras_hsru.ops.counter_scan(spikes.astype("int32"), spikes, 3)
     with pytest.raises(ValueError, match="rank 3"):
         keras_hsru.ops.counter_scan(spikes[0], spikes[0], 3)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="keras exports tf_saved_model from TF and JAX"
+)
+def test_a_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
+    import tensorflow as tf
+
+    x, weights = draw_counter_problem(rng, 5, length=130, input_dim=3, units=4)
+    model = keras.Sequential(
+        [keras.Input((None, 3)), keras_hsru.HSRU(4, memory_states=5), keras.layers.Dense(1)]
+    )
+    model(x[:, :2])
+    model.layers[0].set_weights(weights)
+    model.export(str(tmp_path / "model"), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    for length in (1, 7, 130):
+        inputs = x[:, :length]
+        np.testing.assert_allclose(
+            loaded.serve(tf.constant(inputs)).numpy(), model.predict(inputs, verbose=0), atol=1e-5
+        )
