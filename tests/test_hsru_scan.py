@@ -8,7 +8,13 @@ import keras_hsru
 from tests.conftest import BACKEND
 from tests.support import reference
 from tests.support.backend_utils import layer_gradients
-from tests.support.helpers import draw_problem, hsru_layer, numpy, rnn_layer
+from tests.support.helpers import (
+    assert_match_reference,
+    draw_problem,
+    hsru_layer,
+    numpy,
+    rnn_layer,
+)
 
 
 @pytest.mark.parametrize("length", [1, 2, 513, 2000])
@@ -20,22 +26,13 @@ def test_equals_step_loop_and_reference(length, rng):
     for make in (rnn_layer, hsru_layer):
         layer = make(weights, 3, 4, return_sequences=True, return_state=True)
         results.append(layer_gradients(layer, x, cotangents))
-    (loop_out, loop_dx, loop_dw), (scan_out, scan_dx, scan_dw) = results
     ref_out, ref_states = reference.hsru_forward(x, weights, 5.0)
-    for got, want, loop in zip(scan_out, [ref_out, *ref_states], loop_out):
-        np.testing.assert_allclose(got, want, atol=2e-4 * max(1, np.abs(want).max()))
-        np.testing.assert_allclose(got, loop, atol=2e-4 * max(1, np.abs(want).max()))
     upstream = cotangents[0].copy()
     upstream[:, -1] += cotangents[1]
     ref_dx, ref_dw = reference.hsru_gradients(
         x, weights, 5.0, upstream, cotangents[2], cotangents[3]
     )
-    scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
-    np.testing.assert_allclose(scan_dx, ref_dx, atol=scale(ref_dx))
-    np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(ref_dx))
-    for got, loop, want in zip(scan_dw, loop_dw, ref_dw):
-        np.testing.assert_allclose(got, want, rtol=1e-3, atol=scale(want))
-        np.testing.assert_allclose(got, loop, rtol=1e-3, atol=scale(want))
+    assert_match_reference(*results, [ref_out, *ref_states], ref_dx, ref_dw)
 
 
 def test_implementation_loop_is_the_keras_rnn_loop(rng):

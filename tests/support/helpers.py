@@ -57,3 +57,19 @@ def make_layer(kind, weights, input_dim, units, **kwargs):
 
 def numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def assert_match_reference(loop, scan, outputs, dx, dw):
+    """`layer_gradients` results of keras' step loop (`loop`) and of the whole
+    sequence (`scan`) against the float64 references `outputs` (the output
+    sequence, then the final states), `dx` and `dw`, and against each other."""
+    (loop_out, loop_dx, loop_dw), (scan_out, scan_dx, scan_dw) = loop, scan
+    for got, want, looped in zip(scan_out, outputs, loop_out):
+        np.testing.assert_allclose(got, want, atol=2e-4 * max(1, np.abs(want).max()))
+        np.testing.assert_allclose(got, looped, atol=2e-4 * max(1, np.abs(want).max()))
+    scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
+    np.testing.assert_allclose(scan_dx, dx, atol=scale(dx))
+    np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(dx))
+    for got, looped, want in zip(scan_dw, loop_dw, dw):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=scale(want))
+        np.testing.assert_allclose(got, looped, rtol=1e-3, atol=scale(want))

@@ -56,8 +56,15 @@ def threshold_in_gaps(v, margin_quantiles=(0.25, 0.75)):
     return theta, gaps.max(axis=0) / 2
 
 
-def hsru_forward(x, weights, slope, initial_state=None, mask=None, analog_only=False):
-    """Returns (outputs (B, L, H), final_states [y, V, D] or [y, V])."""
+def hsru_forward(
+    x, weights, slope, initial_state=None, mask=None, analog_only=False, memory_states=2
+):
+    """Returns (outputs (B, L, H), final_states [y, V, D] or [y, V]).
+
+    With `memory_states=k` above 2, D is the k-state memory: a count modulo k
+    that up spikes (V > theta) raise and down spikes (-V > theta) lower, held
+    as the one-hot channels of counts 1 to k - 1, `(batch, (k - 1) * units)`.
+    """
     if analog_only:
         w_in, b_in, tau, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
     else:
@@ -67,7 +74,9 @@ def hsru_forward(x, weights, slope, initial_state=None, mask=None, analog_only=F
     units = w_in.shape[1]
     alpha = np.exp(-softplus(tau))
     if initial_state is None:
-        initial_state = [np.zeros((batch, units))] * (2 if analog_only else 3)
+        initial_state = [np.zeros((batch, units))] * 2
+        if not analog_only:
+            initial_state.append(np.zeros((batch, (memory_states - 1) * units)))
     y, v = [np.asarray(s, np.float64) for s in initial_state[:2]]
     d = None if analog_only else np.asarray(initial_state[2], np.float64)
     outputs = np.zeros((batch, length, units))
@@ -77,7 +86,12 @@ def hsru_forward(x, weights, slope, initial_state=None, mask=None, analog_only=F
             y_new = np.tanh(v_new @ w_out + b_out)
         else:
             s = (v_new - theta > 0).astype(np.float64)
-            d_new = d * (1 - s) + (1 - d) * s
+            if memory_states == 2:
+                d_new = d * (1 - s) + (1 - d) * s
+            else:
+                down = (-v_new - theta > 0).astype(np.float64)
+                o = counter_step(full_counts(d, memory_states), s, down)
+                d_new = o[:, 1:].reshape(batch, -1)
             y_new = np.tanh(np.concatenate([v_new, d_new], -1) @ w_out + b_out)
         keep = np.ones((batch, 1)) if mask is None else np.asarray(mask, np.float64)[:, t, None]
         v = keep * v_new + (1 - keep) * v
@@ -156,34 +170,8 @@ def full_counts(d, k):
     return np.concatenate([1 - rest.sum(1, keepdims=True), rest], axis=1)
 
 
-def counter_forward(x, weights, slope, k, initial_state=None, mask=None):
-    """HSRU with a k-state memory: (outputs (B, L, H), final states [y, V, D]),
-    D `(batch, (k - 1) * units)`, the one-hot channels of counts 1 to k - 1."""
-    w_in, b_in, tau, theta, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
-    x = np.asarray(x, np.float64)
-    batch, length, _ = x.shape
-    units = w_in.shape[1]
-    alpha = np.exp(-softplus(tau))
-    if initial_state is None:
-        initial_state = [np.zeros((batch, units))] * 2 + [np.zeros((batch, (k - 1) * units))]
-    y, v, d = [np.asarray(s, np.float64) for s in initial_state]
-    outputs = np.zeros((batch, length, units))
-    for t in range(length):
-        v_new = alpha * v + x[:, t] @ w_in + b_in
-        up = (v_new - theta > 0).astype(np.float64)
-        down = (-v_new - theta > 0).astype(np.float64)
-        d_new = counter_step(full_counts(d, k), up, down)[:, 1:].reshape(batch, -1)
-        y_new = np.tanh(np.concatenate([v_new, d_new], -1) @ w_out + b_out)
-        keep = np.ones((batch, 1)) if mask is None else np.asarray(mask, np.float64)[:, t, None]
-        v = keep * v_new + (1 - keep) * v
-        d = keep * d_new + (1 - keep) * d
-        y = keep * y_new + (1 - keep) * y
-        outputs[:, t] = y
-    return outputs, [y, v, d]
-
-
 def counter_gradients(x, weights, slope, k, upstream, upstream_v, upstream_d):
-    """Backpropagation through time of `counter_forward`, written out by hand.
+    """Backpropagation through time of `hsru_forward(..., memory_states=k)`, by hand.
 
     Gradients of sum(upstream * Y) + sum(upstream_v * V_T) + sum(upstream_d * D_T),
     zero initial states, no mask. A step is o_t = A o_{t-1} with
