@@ -6,7 +6,7 @@
     python docs/regenerate.py deploy           # Deploy and scale: the streaming table
     python docs/regenerate.py monitoring       # Monitoring and surrogates (JAX; 2 CPU cores: ~5 min)
     python docs/regenerate.py algorithms       # How it works: the table of algorithms
-    python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~30 min)
+    python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~2 h)
     python docs/regenerate.py paper --render-only   # the tables again from the last run's outputs
 
 Each page's runs write their raw output (logs, JSON, figures) under the
@@ -126,11 +126,25 @@ RUNS = {
     "algorithms": [],
     "regular-languages": [
         ("regular_languages-parity", "jax",
-         ["examples/regular_languages.py", "--tasks", "parity_check",
+         ["examples/regular_languages.py", "--tasks", "parity_check", "--models", "hsru", "lstm",
           "--long-lengths", "10000", "100000"]),
         ("regular_languages-others", "jax",
-         ["examples/regular_languages.py",
+         ["examples/regular_languages.py", "--models", "hsru", "lstm",
           "--tasks", "even_pairs", "cycle_navigation", "modular_arithmetic"]),
+        ("regular_languages-even_pairs", "jax",
+         ["examples/regular_languages.py", "--tasks", "even_pairs", "--models", "hsru", "lstm",
+          "--long-lengths", "10000", "100000"]),
+        ("regular_languages-counter", "jax",
+         ["examples/regular_languages.py", "--models", "hsru5", "--long-lengths", "10000", "100000"]),
+        ("regular_languages-width64", "jax",
+         ["examples/regular_languages.py", "--units", "64", "--models", "hsru5", "lstm",
+          "--tasks", "cycle_navigation", "modular_arithmetic"]),
+        ("regular_languages-width256", "jax",
+         ["examples/regular_languages.py", "--units", "256", "--models", "lstm",
+          "--tasks", "cycle_navigation"]),
+        ("regular_languages-threshold0", "jax",
+         ["examples/regular_languages.py", "--models", "hsru5", "--counter-threshold", "0",
+          "--tasks", "cycle_navigation"]),
     ],
 }  # fmt: skip
 

@@ -444,32 +444,67 @@ TASK_NAMES = {
 }
 
 
-def render_regular_languages(load, write, figure):
-    runs = [load(name) for name in ("regular_languages-parity", "regular_languages-others")]
+def model_label(model, units, counter_threshold=None):
+    """`HSRU(16)`, `HSRU(16, memory_states=5)`, `LSTM(16)`; a counter's initial
+    threshold where the run set one."""
+    if model == "hsru5":
+        threshold = (
+            "" if counter_threshold is None else f", initial threshold {counter_threshold:g}"
+        )
+        return f"HSRU({units}, memory_states=5{threshold})"
+    return f"{MODELS[model]}({units})"
+
+
+# The runs of each table of the Regular languages page: the 16-unit study, and
+# its variants (a width sweep, a counter's initial threshold).
+REGULAR_LANGUAGE_RUNS = {
+    "scores.md": (
+        "regular_languages-parity",
+        "regular_languages-others",
+        "regular_languages-even_pairs",
+        "regular_languages-counter",
+    ),
+    "variants.md": (
+        "regular_languages-width64",
+        "regular_languages-width256",
+        "regular_languages-threshold0",
+    ),
+}
+MODEL_ORDER = ("hsru", "hsru5", "lstm")
+
+
+def regular_languages_table(runs):
+    """One row per task, model and width of `runs`, in task order; where two runs
+    measured the same, the later run's row (a newer result replaces an older one)."""
     # Every long length any run tested, a column each ("-" where a run did not).
     long = sorted({n for run in runs for n in run["long_lengths"]})
-    rows = []
+    tasks = list(TASK_NAMES)
+    keyed = {}
     for run in runs:
         first, last = run["test_lengths"]
         for row in run["summary"]:
             steps = [s if s is not None else "not reached" for s in row["steps_to_99"]]
-            rows.append(
-                [
-                    TASK_NAMES[row["task"]],
-                    f"{MODELS[row['model']]}({run['units']})",
-                    row["parameters"],
-                    percent(row["score_max"]),
-                    percent(row["score_mean"]),
-                    *(
-                        ", ".join(percent(a) for a in row[f"accuracy_at_{n}"])
-                        if f"accuracy_at_{n}" in row
-                        else "-"
-                        for n in long
-                    ),
-                    ", ".join(str(s) for s in steps),
-                    f"{row['train_seconds_mean']:.0f}",
-                ]
+            key = (
+                tasks.index(row["task"]),
+                MODEL_ORDER.index(row["model"]),
+                run["units"],
+                run.get("counter_threshold") is not None,
             )
+            keyed[key] = [
+                TASK_NAMES[row["task"]],
+                model_label(row["model"], run["units"], run.get("counter_threshold")),
+                row["parameters"],
+                percent(row["score_max"]),
+                percent(row["score_mean"]),
+                *(
+                    ", ".join(percent(a) for a in row[f"accuracy_at_{n}"])
+                    if f"accuracy_at_{n}" in row
+                    else "-"
+                    for n in long
+                ),
+                ", ".join(str(s) for s in steps),
+                f"{row['train_seconds_mean']:.0f}",
+            ]
     header = [
         "task",
         "model",
@@ -480,7 +515,12 @@ def render_regular_languages(load, write, figure):
         "steps to 99% training accuracy, per seed",
         "training s (mean)",
     ]
-    write("scores.md", table(header, rows))
+    return table(header, [keyed[key] for key in sorted(keyed)])
+
+
+def render_regular_languages(load, write, figure):
+    for target, names in REGULAR_LANGUAGE_RUNS.items():
+        write(target, regular_languages_table([load(name) for name in names]))
 
 
 RENDERERS = {
