@@ -152,7 +152,8 @@ def counter_backward(up, down, initial_state, memory, counts, upstream, modulus,
     ops = keras.ops
     shape = ops.shape(upstream)
     back = rotate(upstream, ops.mod(-counts, modulus), modulus)
-    flat = ops.reshape(back, (shape[0], shape[1], -1))
+    # The last axis by its static size: batch and time may be unknown in a graph.
+    flat = ops.reshape(back, (shape[0], shape[1], modulus * upstream.shape[-1]))
     frame = ops.reshape(cumulative_sum(flat, True), shape)
     adjoint = rotate(frame, counts, modulus)
     previous = ops.concatenate([ops.expand_dims(initial_state, 1), memory[:, :-1]], axis=1)
