@@ -141,7 +141,7 @@ RUNS = {
           "--tasks", "cycle_navigation", "modular_arithmetic"]),
         ("regular_languages-width256", "jax",
          ["examples/regular_languages.py", "--units", "256", "--models", "lstm",
-          "--tasks", "cycle_navigation"]),
+          "--tasks", "cycle_navigation", "--long-lengths", "10000", "100000"]),
         ("regular_languages-threshold0", "jax",
          ["examples/regular_languages.py", "--models", "hsru5", "--counter-threshold", "0",
           "--tasks", "cycle_navigation"]),
