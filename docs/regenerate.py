@@ -145,6 +145,18 @@ RUNS = {
         ("regular_languages-threshold0", "jax",
          ["examples/regular_languages.py", "--models", "hsru5", "--counter-threshold", "0",
           "--tasks", "cycle_navigation"]),
+    ]
+    # Parity Check the paper's way (fixed lengths 10, 30, 60): its budget and learning
+    # rates (900 steps of 64), then ten times the steps at AdamW's 1e-3; LSTM widths 16 to 256.
+    + [
+        (f"regular_languages-paper{steps}-{kind}{units}", "jax",
+         ["examples/regular_languages.py", "--tasks", "parity_check", "--models", kind,
+          "--units", str(units), "--train-lengths", "10", "30", "60", "--steps", str(steps),
+          "--batch", "64", "--learning-rate", rate, "--long-lengths", "10000", "100000"])
+        for steps, rates in ((900, {"hsru": "3e-3", "lstm": "3e-2"}),
+                             (9000, {"hsru": "1e-3", "lstm": "1e-3"}))
+        for kind, units in (("hsru", 16), ("lstm", 16), ("lstm", 64), ("lstm", 256))
+        for rate in [rates[kind]]
     ],
 }  # fmt: skip
 

@@ -518,9 +518,66 @@ def regular_languages_table(runs):
     return table(header, [keyed[key] for key in sorted(keyed)])
 
 
+# Parity Check the paper's way (regenerate.py's regular_languages-paper* runs), in
+# the order of the page's table: the paper's budget, then ten times the steps.
+PAPER_RECIPE_RUNS = tuple(
+    f"regular_languages-paper{steps}-{model}"
+    for steps in (900, 9000)
+    for model in ("hsru16", "lstm16", "lstm64", "lstm256")
+)
+
+
+def paper_recipe_table(runs):
+    """One row per run: its budget and rate, and what each seed learnt at the training
+    length, one step beyond it, over the test lengths and far beyond."""
+    long = sorted({n for run in runs for n in run["long_lengths"]})
+    rows = []
+    for run in runs:
+        (row,) = run["summary"]
+        seeds = run["runs"]
+        steps = [s if s is not None else "not reached" for s in row["steps_to_99"]]
+        rows.append(
+            [
+                model_label(row["model"], run["units"]),
+                row["parameters"],
+                f"{run['steps']:,}",
+                f"{run['learning_rate']:.0e}".replace("e-0", "e-"),
+                *(
+                    ", ".join(percent(seed["test_accuracy"][str(n)]) for seed in seeds)
+                    for n in (60, 61)
+                ),
+                percent(row["score_max"]),
+                percent(row["score_mean"]),
+                *(", ".join(percent(a) for a in row[f"accuracy_at_{n}"]) for n in long),
+                ", ".join(str(s) for s in steps),
+                f"{row['train_seconds_mean']:.0f}",
+            ]
+        )
+    first, last = runs[0]["test_lengths"]
+    header = [
+        "model",
+        "parameters",
+        "steps",
+        "learning rate",
+        "accuracy at L=60, per seed",
+        "accuracy at L=61, per seed",
+        f"score (L={first}..{last}), best seed",
+        "score, mean over seeds",
+        *(f"accuracy at L={n:,}, per seed" for n in long),
+        "steps to 99% training accuracy at L=60, per seed",
+        "training s (mean)",
+    ]
+    return table(header, rows)
+
+
+def render_paper_recipe(load, write, figure):
+    write("paper-recipe.md", paper_recipe_table([load(name) for name in PAPER_RECIPE_RUNS]))
+
+
 def render_regular_languages(load, write, figure):
     for target, names in REGULAR_LANGUAGE_RUNS.items():
         write(target, regular_languages_table([load(name) for name in names]))
+    render_paper_recipe(load, write, figure)
 
 
 RENDERERS = {
@@ -536,7 +593,10 @@ RENDERERS = {
 
 # Runs whose tables can be rendered alone (`regenerate.py PAGE --only RUN`), without the
 # page's other runs' outputs.
-RUN_RENDERERS = {("paper", "threshold_sweep"): render_threshold_sweep}
+RUN_RENDERERS = {
+    ("paper", "threshold_sweep"): render_threshold_sweep,
+    **{("regular-languages", name): render_paper_recipe for name in PAPER_RECIPE_RUNS},
+}
 
 
 def render(page, load, generated, figures, find_figure, only=None):

@@ -16,8 +16,15 @@ all zeros). Beyond the score it reports the accuracy at `--long-lengths`
 (10,000 by default), the training steps until the training accuracy of an
 epoch of 500 steps first reached 99%, and the training time.
 
+`--train-lengths 10 30 60` trains the paper's way instead: fixed lengths, one
+curriculum stage each (`keras_hsru.callbacks.Curriculum`), `--steps` split
+evenly among them; the steps to 99% then count from the first epoch of the
+last stage that reached it.
+
     KERAS_BACKEND=jax python examples/regular_languages.py --tasks parity_check even_pairs
     KERAS_BACKEND=jax python examples/regular_languages.py --tasks cycle_navigation --models hsru5
+    KERAS_BACKEND=jax python examples/regular_languages.py --tasks parity_check \
+        --train-lengths 10 30 60 --steps 900 --batch 64 --learning-rate 3e-2 --models lstm
     KERAS_BACKEND=jax python examples/regular_languages.py --quick   # a smoke run
 """
 
@@ -30,6 +37,7 @@ from _outputs import add_output_arguments, write_json
 
 import keras_hsru
 from keras_hsru import tasks
+from keras_hsru.callbacks import Curriculum
 
 TASKS = {
     "parity_check": tasks.ParityCheck,
@@ -46,7 +54,7 @@ STEPS_PER_EPOCH = 500
 PADDED_BUDGET = 2_000_000
 
 
-def build_model(kind, units, tokens, classes, counter_threshold=None):
+def build_model(kind, units, tokens, classes, counter_threshold=None, learning_rate=1e-3):
     if kind in MEMORY_STATES:
         threshold = None
         if MEMORY_STATES[kind] > 2 and counter_threshold is not None:
@@ -65,7 +73,7 @@ def build_model(kind, units, tokens, classes, counter_threshold=None):
         ]
     )
     model.compile(
-        keras.optimizers.AdamW(1e-3, global_clipnorm=1.0),
+        keras.optimizers.AdamW(learning_rate, global_clipnorm=1.0),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -96,20 +104,45 @@ def accuracies(model, task, lengths, count, seed):
     return results
 
 
+def training_schedule(args):
+    """(first length, steps per epoch, epochs, callbacks' factory) for `args`'
+    protocol: a length drawn per batch, or a curriculum of `--train-lengths`."""
+    if args.train_lengths is None:
+        per_epoch = min(STEPS_PER_EPOCH, args.steps)
+        return (1, args.train_max_length), per_epoch, max(1, args.steps // per_epoch), None
+    stage_steps = args.steps // len(args.train_lengths)
+    per_epoch = min(STEPS_PER_EPOCH, stage_steps)
+    if stage_steps == 0 or args.steps % len(args.train_lengths) or stage_steps % per_epoch:
+        raise ValueError(
+            f"--steps must split into {len(args.train_lengths)} stages of whole epochs of at most "
+            f"{STEPS_PER_EPOCH} steps. Received: --steps {args.steps}"
+        )
+    stage_epochs = stage_steps // per_epoch
+    return (
+        args.train_lengths[0],
+        per_epoch,
+        stage_epochs * len(args.train_lengths),
+        lambda train: [Curriculum(train, args.train_lengths, epochs_per_stage=stage_epochs)],
+    )
+
+
 def run(task_name, kind, seed, args):
     keras.utils.set_random_seed(seed)
-    train = TASKS[task_name](
-        (1, args.train_max_length),
-        batch_size=args.batch,
-        steps_per_epoch=min(STEPS_PER_EPOCH, args.steps),
-        seed=seed,
+    length, per_epoch, epochs, curriculum = training_schedule(args)
+    train = TASKS[task_name](length, batch_size=args.batch, steps_per_epoch=per_epoch, seed=seed)
+    model = build_model(
+        kind, args.units, train.tokens, train.classes, args.counter_threshold, args.learning_rate
     )
-    model = build_model(kind, args.units, train.tokens, train.classes, args.counter_threshold)
-    epochs = max(1, args.steps // train.steps_per_epoch)
+    callbacks = curriculum(train) if curriculum else []
     start = time.perf_counter()
-    history = model.fit(train, epochs=epochs, verbose=0).history
+    history = model.fit(train, epochs=epochs, callbacks=callbacks, verbose=0).history
     seconds = time.perf_counter() - start
-    solved = [e for e, accuracy in enumerate(history["accuracy"]) if accuracy >= 0.99]
+    # Under a curriculum only the last stage's epochs count: 99% at the
+    # shortest length is not the task learnt.
+    last_stage = epochs - (epochs // len(args.train_lengths) if args.train_lengths else epochs)
+    solved = [
+        e for e, accuracy in enumerate(history["accuracy"]) if accuracy >= 0.99 and e >= last_stage
+    ]
     test = accuracies(model, train, args.test_lengths, args.test_count, 10_000 * (seed + 1))
     long = accuracies(model, train, args.long_lengths, args.long_count, 20_000 * (seed + 1))
     return {
@@ -121,7 +154,9 @@ def run(task_name, kind, seed, args):
         "test_accuracy": test,
         "long_accuracy": long,
         "train_accuracy": history["accuracy"],
-        "steps_to_99": None if not solved else (solved[0] + 1) * train.steps_per_epoch,
+        "steps_to_99": None if not solved else (solved[0] + 1) * per_epoch,
+        # Each epoch's training length: the curriculum's stages, or the drawn range.
+        "epoch_lengths": [int(n) for n in history["sequence_length"]] if curriculum else None,
         "train_seconds": seconds,
     }
 
@@ -162,6 +197,11 @@ def main():
     parser.add_argument("--steps", type=int, default=10_000, help="training steps per run")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--train-max-length", type=int, default=40)
+    parser.add_argument("--train-lengths", type=int, nargs="+",
+                        help="fixed training lengths, a curriculum stage each (the paper's: "
+                        "10 30 60); by default a length drawn per batch from 1 to "
+                        "--train-max-length")  # fmt: skip
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="AdamW's")
     parser.add_argument("--test-lengths", type=int, nargs=2, default=[41, 500],
                         metavar=("FIRST", "LAST"))  # fmt: skip
     parser.add_argument("--test-count", type=int, default=64, help="sequences per test length")
@@ -178,6 +218,9 @@ def main():
     if not 0 < first <= last:
         raise ValueError(f"--test-lengths must be 0 < FIRST <= LAST. Received: {first} {last}")
     args.test_lengths = list(range(first, last + 1))
+    if args.train_lengths is not None and min(args.train_lengths) < 1:
+        raise ValueError(f"--train-lengths must be positive. Received: {args.train_lengths}")
+    training_schedule(args)  # checks that --steps splits into the curriculum's stages
 
     runs = []
     for task_name in args.tasks:
@@ -215,7 +258,9 @@ def main():
             "counter_threshold": args.counter_threshold,
             "steps": args.steps,
             "batch": args.batch,
+            "learning_rate": args.learning_rate,
             "train_lengths": [1, args.train_max_length],
+            "curriculum": args.train_lengths,
             "test_lengths": [first, last],
             "test_count": args.test_count,
             "long_lengths": args.long_lengths,

@@ -47,6 +47,40 @@ def check_outputs(tmp_path):
     return result
 
 
+def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
+    out = tmp_path / "result.json"
+    arguments = ["--quick", "--tasks", "parity_check", "--models", "hsru", "--json", str(out)]
+    run_script(
+        os.path.join("examples", "regular_languages.py"), [*arguments, "--train-lengths", "4", "6"]
+    )
+    result = json.loads(out.read_text())
+    assert result["curriculum"] == [4, 6]
+    assert result["runs"][0]["epoch_lengths"] == [4, 6]  # --quick: 4 steps, an epoch a stage
+    run_script(os.path.join("examples", "regular_languages.py"), arguments)
+    assert json.loads(out.read_text())["runs"][0]["epoch_lengths"] is None
+
+
+def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path):
+    failed = run_script(
+        os.path.join("examples", "regular_languages.py"),
+        [
+            "--train-lengths",
+            "10",
+            "30",
+            "60",
+            "--steps",
+            "1000",
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+        check=False,
+        capture=True,
+    )
+    assert failed.returncode != 0
+    assert "--steps must split into 3 stages" in failed.stderr, failed.stderr
+    assert "Received: --steps 1000" in failed.stderr
+
+
 def test_example_json_argument_overrides_the_default_path(tmp_path):
     out = tmp_path / "elsewhere.json"
     run_script(
