@@ -6,7 +6,7 @@
     python docs/regenerate.py deploy           # Deploy and scale: the streaming table
     python docs/regenerate.py monitoring       # Monitoring and surrogates (JAX; 2 CPU cores: ~5 min)
     python docs/regenerate.py algorithms       # How it works: the table of algorithms
-    python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~2 h)
+    python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~3 h)
     python docs/regenerate.py paper --render-only   # the tables again from the last run's outputs
 
 Each page's runs write their raw output (logs, JSON, figures) under the

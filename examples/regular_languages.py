@@ -155,7 +155,7 @@ def run(task_name, kind, seed, args):
         "long_accuracy": long,
         "train_accuracy": history["accuracy"],
         "steps_to_99": None if not solved else (solved[0] + 1) * per_epoch,
-        # Each epoch's training length: the curriculum's stages, or the drawn range.
+        # Each epoch's training length under a curriculum (None: drawn per batch).
         "epoch_lengths": [int(n) for n in history["sequence_length"]] if curriculum else None,
         "train_seconds": seconds,
     }
@@ -259,7 +259,8 @@ def main():
             "steps": args.steps,
             "batch": args.batch,
             "learning_rate": args.learning_rate,
-            "train_lengths": [1, args.train_max_length],
+            # The range lengths are drawn from, or None under a curriculum.
+            "train_lengths": None if args.train_lengths else [1, args.train_max_length],
             "curriculum": args.train_lengths,
             "test_lengths": [first, last],
             "test_count": args.test_count,
