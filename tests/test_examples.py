@@ -54,10 +54,12 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
         os.path.join("examples", "regular_languages.py"), [*arguments, "--train-lengths", "4", "6"]
     )
     result = json.loads(out.read_text())
-    assert result["curriculum"] == [4, 6]
+    assert result["curriculum"] == [4, 6] and result["train_lengths"] is None
     assert result["runs"][0]["epoch_lengths"] == [4, 6]  # --quick: 4 steps, an epoch a stage
     run_script(os.path.join("examples", "regular_languages.py"), arguments)
-    assert json.loads(out.read_text())["runs"][0]["epoch_lengths"] is None
+    drawn = json.loads(out.read_text())
+    assert drawn["curriculum"] is None and drawn["train_lengths"] == [1, 6]
+    assert drawn["runs"][0]["epoch_lengths"] is None
 
 
 def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path):
