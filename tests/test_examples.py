@@ -51,11 +51,12 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
     out = tmp_path / "result.json"
     arguments = ["--quick", "--tasks", "parity_check", "--models", "hsru", "--json", str(out)]
     run_script(
-        os.path.join("examples", "regular_languages.py"), [*arguments, "--train-lengths", "4", "6"]
+        os.path.join("examples", "regular_languages.py"),
+        [*arguments, "--train-lengths", "4", "6", "8"],
     )
     result = json.loads(out.read_text())
-    assert result["curriculum"] == [4, 6] and result["train_lengths"] is None
-    assert result["runs"][0]["epoch_lengths"] == [4, 6]  # --quick: 4 steps, an epoch a stage
+    assert result["curriculum"] == [4, 6, 8] and result["train_lengths"] is None
+    assert result["runs"][0]["epoch_lengths"] == [4, 6, 8]  # --quick: an epoch of 2 steps a stage
     run_script(os.path.join("examples", "regular_languages.py"), arguments)
     drawn = json.loads(out.read_text())
     assert drawn["curriculum"] is None and drawn["train_lengths"] == [1, 6]
