@@ -152,11 +152,10 @@ RUNS = {
         (f"regular_languages-paper{steps}-{kind}{units}", "jax",
          ["examples/regular_languages.py", "--tasks", "parity_check", "--models", kind,
           "--units", str(units), "--train-lengths", "10", "30", "60", "--steps", str(steps),
-          "--batch", "64", "--learning-rate", rate, "--long-lengths", "10000", "100000"])
+          "--batch", "64", "--learning-rate", rates[kind], "--long-lengths", "10000", "100000"])
         for steps, rates in ((900, {"hsru": "3e-3", "lstm": "3e-2"}),
                              (9000, {"hsru": "1e-3", "lstm": "1e-3"}))
         for kind, units in (("hsru", 16), ("lstm", 16), ("lstm", 64), ("lstm", 256))
-        for rate in [rates[kind]]
     ],
 }  # fmt: skip
 

@@ -473,6 +473,16 @@ REGULAR_LANGUAGE_RUNS = {
 MODEL_ORDER = ("hsru", "hsru5", "lstm")
 
 
+def per_seed(accuracies):
+    """A cell of one accuracy per seed."""
+    return ", ".join(percent(a) for a in accuracies)
+
+
+def per_seed_steps(row):
+    """A cell of each seed's steps to 99%, "not reached" where it did not."""
+    return ", ".join("not reached" if s is None else str(s) for s in row["steps_to_99"])
+
+
 def regular_languages_table(runs):
     """One row per task, model and width of `runs`, in task order; where two runs
     measured the same, the later run's row (a newer result replaces an older one)."""
@@ -483,7 +493,6 @@ def regular_languages_table(runs):
     for run in runs:
         first, last = run["test_lengths"]
         for row in run["summary"]:
-            steps = [s if s is not None else "not reached" for s in row["steps_to_99"]]
             key = (
                 tasks.index(row["task"]),
                 MODEL_ORDER.index(row["model"]),
@@ -497,12 +506,10 @@ def regular_languages_table(runs):
                 percent(row["score_max"]),
                 percent(row["score_mean"]),
                 *(
-                    ", ".join(percent(a) for a in row[f"accuracy_at_{n}"])
-                    if f"accuracy_at_{n}" in row
-                    else "-"
+                    per_seed(row[f"accuracy_at_{n}"]) if f"accuracy_at_{n}" in row else "-"
                     for n in long
                 ),
-                ", ".join(str(s) for s in steps),
+                per_seed_steps(row),
                 f"{row['train_seconds_mean']:.0f}",
             ]
     header = [
@@ -534,8 +541,6 @@ def paper_recipe_table(runs):
     rows = []
     for run in runs:
         (row,) = run["summary"]
-        seeds = run["runs"]
-        steps = [s if s is not None else "not reached" for s in row["steps_to_99"]]
         rows.append(
             [
                 model_label(row["model"], run["units"]),
@@ -543,13 +548,13 @@ def paper_recipe_table(runs):
                 f"{run['steps']:,}",
                 f"{run['learning_rate']:.0e}".replace("e-0", "e-"),
                 *(
-                    ", ".join(percent(seed["test_accuracy"][str(n)]) for seed in seeds)
+                    per_seed(seed["test_accuracy"][str(n)] for seed in run["runs"])
                     for n in (60, 61)
                 ),
                 percent(row["score_max"]),
                 percent(row["score_mean"]),
-                *(", ".join(percent(a) for a in row[f"accuracy_at_{n}"]) for n in long),
-                ", ".join(str(s) for s in steps),
+                *(per_seed(row[f"accuracy_at_{n}"]) for n in long),
+                per_seed_steps(row),
                 f"{row['train_seconds_mean']:.0f}",
             ]
         )

@@ -105,11 +105,13 @@ def accuracies(model, task, lengths, count, seed):
 
 
 def training_schedule(args):
-    """(first length, steps per epoch, epochs, callbacks' factory) for `args`'
-    protocol: a length drawn per batch, or a curriculum of `--train-lengths`."""
+    """(first length, steps per epoch, epochs, the first epoch whose 99% counts,
+    callbacks' factory) for `args`' protocol: a length drawn per batch, or a
+    curriculum of `--train-lengths`, where only the last stage counts (99% at
+    the shortest length is not the task learnt)."""
     if args.train_lengths is None:
         per_epoch = min(STEPS_PER_EPOCH, args.steps)
-        return (1, args.train_max_length), per_epoch, max(1, args.steps // per_epoch), None
+        return (1, args.train_max_length), per_epoch, max(1, args.steps // per_epoch), 0, None
     stage_steps = args.steps // len(args.train_lengths)
     per_epoch = min(STEPS_PER_EPOCH, stage_steps)
     if stage_steps == 0 or args.steps % len(args.train_lengths) or stage_steps % per_epoch:
@@ -118,17 +120,19 @@ def training_schedule(args):
             f"{STEPS_PER_EPOCH} steps. Received: --steps {args.steps}"
         )
     stage_epochs = stage_steps // per_epoch
+    epochs = stage_epochs * len(args.train_lengths)
     return (
         args.train_lengths[0],
         per_epoch,
-        stage_epochs * len(args.train_lengths),
+        epochs,
+        epochs - stage_epochs,
         lambda train: [Curriculum(train, args.train_lengths, epochs_per_stage=stage_epochs)],
     )
 
 
 def run(task_name, kind, seed, args):
     keras.utils.set_random_seed(seed)
-    length, per_epoch, epochs, curriculum = training_schedule(args)
+    length, per_epoch, epochs, counted_from, curriculum = training_schedule(args)
     train = TASKS[task_name](length, batch_size=args.batch, steps_per_epoch=per_epoch, seed=seed)
     model = build_model(
         kind, args.units, train.tokens, train.classes, args.counter_threshold, args.learning_rate
@@ -137,11 +141,10 @@ def run(task_name, kind, seed, args):
     start = time.perf_counter()
     history = model.fit(train, epochs=epochs, callbacks=callbacks, verbose=0).history
     seconds = time.perf_counter() - start
-    # Under a curriculum only the last stage's epochs count: 99% at the
-    # shortest length is not the task learnt.
-    last_stage = epochs - (epochs // len(args.train_lengths) if args.train_lengths else epochs)
     solved = [
-        e for e, accuracy in enumerate(history["accuracy"]) if accuracy >= 0.99 and e >= last_stage
+        e
+        for e, accuracy in enumerate(history["accuracy"])
+        if accuracy >= 0.99 and e >= counted_from
     ]
     test = accuracies(model, train, args.test_lengths, args.test_count, 10_000 * (seed + 1))
     long = accuracies(model, train, args.long_lengths, args.long_count, 20_000 * (seed + 1))
