@@ -16,8 +16,14 @@ def xor_step(previous, spikes):
     return previous * (1 - spikes) + (1 - previous) * spikes
 
 
-# The default initial threshold of a k-state memory (k > 2).
+# The default initial threshold of the memories moved by up and down spikes
+# (a counter modulo k > 2, the latch): they hold where -threshold <= V <= threshold.
 COUNTER_THRESHOLD = 0.25
+
+# What a spike does to the digital memory: "toggle" flips it (the paper's XOR
+# bit; with memory_states=k, a counter modulo k); "latch" sets it on an up
+# spike and resets it on a down spike (a flip-flop with hysteresis).
+MEMORIES = ("toggle", "latch")
 
 
 def check_states(states, batch, sizes):
@@ -26,6 +32,17 @@ def check_states(states, batch, sizes):
     for state, size in zip(states, sizes):
         description = "(batch, units)" if size == sizes[0] else "(batch, (k - 1) * units)"
         check_shape("initial_state", state, (batch, size), description)
+
+
+def latch_hold(up, down):
+    """Where the latch keeps its state: no spike, or both at once."""
+    return (1 - up) * (1 - down) + up * down
+
+
+def latch_step(previous, up, down):
+    """One step of the latch: set to 1 by an up spike, reset to 0 by a down
+    spike, held otherwise (`D_t = hold_t D_{t-1} + U_t (1 - N_t)`)."""
+    return latch_hold(up, down) * previous + up * (1 - down)
 
 
 def counter_step(previous, up, down):
@@ -70,6 +87,16 @@ class HSRUCell(LeakyIntegratorCell):
     readout sees counts 1 to k - 1 (count 0 is what remains): with k = 2 that
     is the XOR bit, the paper's cell exactly.
 
+    With `memory="latch"`, `D` is a set/reset flip-flop instead: an up spike
+    sets it to 1, a down spike resets it to 0, and it holds while
+    `-threshold <= V <= threshold`:
+    `D_t = hold_t D_{t-1} + U_t (1 - N_t)`, `hold_t = (1 - U_t)(1 - N_t) + U_t N_t`.
+    The band between the two crossings is a hysteresis: noise that moves `V`
+    within it leaves `D` as it is, where the XOR bit flips at every step `V`
+    spends above the threshold (the docs' "Real sequences" page measures what
+    that does on real series). Over whole sequences it is a linear scan with
+    a per-step decay (`keras_hsru.ops.linear_scan`), exact in its gradient.
+
     The state list is `[y, V, D]`: the previous output first (so that masked
     steps emit it on every backend), then the analog potential, then the
     digital memory. All three start at zero. With `memory_states=k`, `D` has
@@ -95,15 +122,19 @@ class HSRUCell(LeakyIntegratorCell):
         memory_states: Integer k of at least 2, the states of each unit's
             digital memory: `2` (default) is the paper's XOR bit; above 2 a
             counter modulo k driven by up and down spikes (see above).
+        memory: What a spike does to `D`: `"toggle"` (default: flips it,
+            the paper's XOR bit; a counter with `memory_states` above 2) or
+            `"latch"` (an up spike sets it, a down spike resets it; with
+            `memory_states=2` only).
         input_initializer: Initializer for `input_kernel` (`W_in`).
         output_initializer: Initializer for `output_kernel` (`W_out`).
         bias_initializer: Initializer for `input_bias` and `output_bias`.
         tau_initializer: Initializer for `tau`, the per-unit decay parameter.
             Default: uniform in [-2, 2], decays `alpha` in [0.12, 0.88].
         threshold_initializer: Initializer for the per-unit firing
-            `threshold`. Default: zeros; for a k-state memory 0.25, so that
-            the count holds where |V| <= 0.25 (at zero every step would move
-            it).
+            `threshold`. Default: zeros; for a k-state memory and the latch
+            0.25, so that the memory holds where |V| <= 0.25 (at zero every
+            step would move it).
         input_regularizer: Optional regularizer for `input_kernel`.
         output_regularizer: Optional regularizer for `output_kernel`.
         bias_regularizer: Optional regularizer for `input_bias` and `output_bias`.
@@ -141,6 +172,7 @@ class HSRUCell(LeakyIntegratorCell):
         surrogate_slope: float = 5.0,
         surrogate: str = "fast_sigmoid",
         memory_states: int = 2,
+        memory: str = "toggle",
         threshold_initializer=None,
         threshold_regularizer=None,
         threshold_constraint=None,
@@ -150,11 +182,17 @@ class HSRUCell(LeakyIntegratorCell):
         self.surrogate_slope = hsru_ops.check_slope(surrogate_slope)
         self.surrogate = hsru_ops.check_surrogate(surrogate)
         self.memory_states = hsru_ops.check_memory_states(memory_states)
+        self.memory = check_choice("memory", memory, MEMORIES)
+        if self.memory == "latch" and self.memory_states != 2:
+            raise ValueError(
+                "A latch holds one bit: use memory='latch' with memory_states=2. "
+                f"Received: memory='latch' with memory_states={memory_states!r}"
+            )
         if threshold_initializer is None:
-            # A counter holds where -threshold <= V <= threshold: at zero that
-            # band is empty and every step moves the count.
+            # A counter or a latch holds where -threshold <= V <= threshold: at
+            # zero that band is empty and every step moves the memory.
             threshold_initializer = (
-                "zeros" if self.memory_states == 2 else initializers.Constant(COUNTER_THRESHOLD)
+                "zeros" if self.is_xor_bit else initializers.Constant(COUNTER_THRESHOLD)
             )
         self.threshold_initializer = initializers.get(threshold_initializer)
         self.threshold_regularizer = regularizers.get(threshold_regularizer)
@@ -162,6 +200,11 @@ class HSRUCell(LeakyIntegratorCell):
         # V, then one block of W_out's rows per channel of D.
         self.readout_width = self.memory_states
         self.state_size = [self.units, self.units, (self.memory_states - 1) * self.units]
+
+    @property
+    def is_xor_bit(self) -> bool:
+        """Whether the memory is the paper's XOR bit (toggled, two states)."""
+        return self.memory == "toggle" and self.memory_states == 2
 
     def build_state_weights(self):
         self.threshold = self.add_state_weight(
@@ -188,24 +231,27 @@ class HSRUCell(LeakyIntegratorCell):
         )
 
     def spike_count(self, potential):
-        """The spikes of each unit-step: S, or for a k-state memory up plus down."""
-        if self.memory_states == 2:
+        """The spikes of each unit-step: S, or for a k-state memory and the latch up plus down."""
+        if self.is_xor_bit:
             return self.spikes(potential)
         return self.spikes(potential) + self.down_spikes(potential)
 
     def memory_scan(self, potential, memory0, step=None):
         """`(spikes, D)` over whole sequences from V `(batch, time, units)` and
         the float32 memory state `memory0`; `spikes` counts the spikes of each
-        unit-step (up plus down for a k-state memory). With `step`, the mask as
-        float32 `(batch, time, 1)`, masked steps have no spike."""
+        unit-step (up plus down for a k-state memory and the latch). With
+        `step`, the mask as float32 `(batch, time, 1)`, masked steps have no
+        spike."""
         up = self.spikes(potential)
         if step is not None:
             up = up * step
-        if self.memory_states == 2:
+        if self.is_xor_bit:
             return up, hsru_ops.xor_scan(up, memory0)
         down = self.down_spikes(potential)
         if step is not None:
             down = down * step
+        if self.memory == "latch":
+            return up + down, hsru_ops.linear_scan(latch_hold(up, down), up * (1 - down), memory0)
         counts = hsru_ops.counter_scan(up, down, self.memory_states, self._counts(memory0))
         shape = ops.shape(counts)
         width = (self.memory_states - 1) * self.units
@@ -219,8 +265,8 @@ class HSRUCell(LeakyIntegratorCell):
 
     def memory_count(self, memory):
         """The count `0 .. k - 1` each unit's memory holds, from memory states
-        `(..., (k - 1) * units)` (for the XOR bit, D itself); its expectation
-        for a memory between counts."""
+        `(..., (k - 1) * units)` (for the XOR bit and the latch, D itself);
+        its expectation for a memory between counts."""
         if self.memory_states == 2:
             return memory
         return sum(
@@ -230,8 +276,10 @@ class HSRUCell(LeakyIntegratorCell):
 
     def memory_step(self, memory, potential):
         """D after one step, from the float32 memory state and the new V."""
-        if self.memory_states == 2:
+        if self.is_xor_bit:
             return xor_step(memory, self.spikes(potential))
+        if self.memory == "latch":
+            return latch_step(memory, self.spikes(potential), self.down_spikes(potential))
         counts = counter_step(
             self._counts(memory), self.spikes(potential), self.down_spikes(potential)
         )
@@ -341,6 +389,7 @@ class HSRUCell(LeakyIntegratorCell):
             "surrogate_slope": self.surrogate_slope,
             "surrogate": self.surrogate,
             "memory_states": self.memory_states,
+            "memory": self.memory,
         }
         config.update(self.serialize_weight_arguments(("threshold",)))
         return {**super().get_config(), **config}
@@ -352,6 +401,7 @@ CELL_ARGUMENTS = (
     "surrogate_slope",
     "surrogate",
     "memory_states",
+    "memory",
     "input_initializer",
     "output_initializer",
     "bias_initializer",
@@ -420,6 +470,8 @@ class HSRU(keras.layers.RNN):
             a counter modulo k, computed by `keras_hsru.ops.counter_scan` (the
             composed scans: the fused paths compute the XOR bit only, so
             `implementation="fused"` raises).
+        memory: As in `HSRUCell`: `"toggle"` (default) or `"latch"` (a
+            set/reset flip-flop; the composed scans, as for a counter).
         input_initializer: As in `HSRUCell`.
         output_initializer: As in `HSRUCell`.
         bias_initializer: As in `HSRUCell`.
@@ -504,6 +556,7 @@ class HSRU(keras.layers.RNN):
         surrogate_slope: float = 5.0,
         surrogate: str = "fast_sigmoid",
         memory_states: int = 2,
+        memory: str = "toggle",
         input_initializer="glorot_uniform",
         output_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -555,11 +608,12 @@ class HSRU(keras.layers.RNN):
             **kwargs,
         )
         self.implementation = check_choice("implementation", implementation, IMPLEMENTATIONS)
-        if cell.memory_states != 2 and implementation == "fused":
+        if not cell.is_xor_bit and implementation == "fused":
             raise ValueError(
-                "The fused paths compute the XOR memory (memory_states=2) only: use "
-                "implementation 'auto' or 'scan' for a k-state memory. Received: "
-                f"implementation='fused' with memory_states={cell.memory_states}"
+                "The fused paths compute the XOR memory (memory_states=2, memory='toggle') "
+                "only: use implementation 'auto' or 'scan' for a k-state memory or a latch. "
+                f"Received: implementation='fused' with memory_states={cell.memory_states}, "
+                f"memory={cell.memory!r}"
             )
         self.spike_rate_regularizer = hsru_regularizers.get(spike_rate_regularizer)
         if self.spike_rate_regularizer is not None and implementation == "loop":
@@ -715,7 +769,7 @@ class HSRU(keras.layers.RNN):
         # kernels read and write those in the same pass, instead of casts.
         half = cell.compute_dtype in hsru_ops.HALF_DTYPES
         readout_dtype = cell.compute_dtype if half and self.return_sequences else None
-        if cell.memory_states == 2:
+        if cell.is_xor_bit:
             states = hsru_ops.hybrid_scan(
                 cell.decay(),
                 cell.input_current(sequences, dtype=None if half else STATE_DTYPE),

@@ -57,13 +57,22 @@ def threshold_in_gaps(v, margin_quantiles=(0.25, 0.75)):
 
 
 def hsru_forward(
-    x, weights, slope, initial_state=None, mask=None, analog_only=False, memory_states=2
+    x,
+    weights,
+    slope,
+    initial_state=None,
+    mask=None,
+    analog_only=False,
+    memory_states=2,
+    memory="toggle",
 ):
     """Returns (outputs (B, L, H), final_states [y, V, D] or [y, V]).
 
     With `memory_states=k` above 2, D is the k-state memory: a count modulo k
     that up spikes (V > theta) raise and down spikes (-V > theta) lower, held
     as the one-hot channels of counts 1 to k - 1, `(batch, (k - 1) * units)`.
+    With `memory="latch"`, D is set to 1 by an up spike, reset to 0 by a down
+    spike and held otherwise.
     """
     if analog_only:
         w_in, b_in, tau, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
@@ -86,7 +95,10 @@ def hsru_forward(
             y_new = np.tanh(v_new @ w_out + b_out)
         else:
             s = (v_new - theta > 0).astype(np.float64)
-            if memory_states == 2:
+            if memory == "latch":
+                down = (-v_new - theta > 0).astype(np.float64)
+                d_new = np.where(s > down, 1.0, np.where(down > s, 0.0, d))
+            elif memory_states == 2:
                 d_new = d * (1 - s) + (1 - d) * s
             else:
                 down = (-v_new - theta > 0).astype(np.float64)
