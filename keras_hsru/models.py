@@ -1,8 +1,20 @@
-"""The paper's networks: stacked HSRU (HSRURNN), its ablations, and the LSTM baseline."""
+"""The paper's networks (stacked HSRU, its ablations, the LSTM baseline) and a classifier
+for real sequences."""
+
+import math
 
 import keras
+from keras import ops
 
-from keras_hsru._validation import check_choice, check_positive_int, check_units
+from keras_hsru._validation import (
+    check_choice,
+    check_positive_finite,
+    check_positive_int,
+    check_rate,
+    check_units,
+    is_real,
+)
+from keras_hsru.initializers import TimescaleUniform
 from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU
 
 VARIANTS = ("hsru", "attentive", "analog_only")
@@ -269,4 +281,326 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
     return min(range(1, 2 * units + 1), key=distance)
 
 
-__all__ = ["HSRURNN", "LSTMBaseline", "comparable_lstm_units"]
+READOUTS = ("last", "mean")
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class PaddingMask(keras.layers.Layer):
+    """Masks the steps whose every feature equals `mask_value` (NaN included).
+
+    Like `keras.layers.Masking`, which cannot match NaN padding (NaN equals
+    nothing); the padded steps are also zeroed, so that nothing they hold
+    reaches the layers or their gradients.
+
+    Args:
+        mask_value: The number (or NaN) that fills every feature of a padded
+            step. Default: `0.0`.
+        **kwargs: Standard layer arguments.
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, time, features)`.
+
+    Returns:
+        The inputs with padded steps zeroed, and the mask `(batch, time)` for
+        the layers after it.
+
+    Examples:
+        >>> x = np.array([[[1.0], [2.0], [np.nan]]], "float32")
+        >>> keras.ops.convert_to_numpy(
+        ...     keras_hsru.models.PaddingMask(float("nan")).compute_mask(x)
+        ... ).tolist()
+        [[True, True, False]]
+    """
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if not is_real(mask_value):
+            raise ValueError(
+                f"`mask_value` must be a number (NaN included). Received: mask_value={mask_value!r}"
+            )
+        self.mask_value = float(mask_value)
+        self.supports_masking = True
+
+    def _padded(self, inputs):
+        if math.isnan(self.mask_value):
+            return ops.all(ops.isnan(inputs), axis=-1)
+        return ops.all(ops.equal(inputs, self.mask_value), axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.logical_not(self._padded(inputs))
+
+    def call(self, inputs):
+        padded = ops.expand_dims(self._padded(inputs), -1)
+        # A NaN feature at an unmasked step stays a NaN: only padding is zeroed.
+        return ops.where(padded, ops.zeros_like(inputs), inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class ClassCrossentropy(keras.losses.Loss):
+    """Cross-entropy of class probabilities, for integer and one-hot labels alike.
+
+    Integer labels `(batch,)` or `(batch, 1)` take
+    `keras.losses.sparse_categorical_crossentropy`, one-hot labels
+    `(batch, num_classes)` `keras.losses.categorical_crossentropy` (keras'
+    scikit-learn wrappers one-hot encode the labels they pass to `fit`).
+
+    Args:
+        name: The loss' name. Default: `"class_crossentropy"`.
+        **kwargs: Standard loss arguments (`reduction`, `dtype`).
+
+    Examples:
+        >>> probabilities = np.array([[0.9, 0.1], [0.2, 0.8]], "float32")
+        >>> loss = keras_hsru.models.ClassCrossentropy()
+        >>> sparse = float(loss(np.array([0, 1]), probabilities))
+        >>> one_hot = float(loss(np.eye(2, dtype="float32"), probabilities))
+        >>> round(sparse, 4) == round(one_hot, 4)
+        True
+    """
+
+    def __init__(self, name: str = "class_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        classes = y_pred.shape[-1]
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == classes and classes > 1:
+            return keras.losses.categorical_crossentropy(y_true, y_pred)
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="keras_hsru")
+class HSRUClassifier(keras.Model):
+    """Classifies (multivariate, variable-length) sequences with stacked HSRU layers.
+
+    The recipe measured on the UCR/UEA archive (the docs' "Real sequences"
+    page): `num_layers` `HSRU` layers whose digital memory is a latch
+    (`memory="latch"`: set and reset by the up and down crossings, so that
+    noise within the band between them changes nothing) and whose decays
+    have time constants spread log-uniformly from `min_timescale` to
+    `max_timescale` steps (`keras_hsru.initializers.TimescaleUniform`), each
+    layer but the first with a residual connection, each followed by layer
+    normalisation; the last step's output (or the mean over the unmasked
+    steps) goes through dropout to a softmax head.
+
+    Sequences of different lengths are padded to one length with
+    `mask_value` (`keras.utils.pad_sequences(..., padding="post",
+    value=mask_value, dtype="float32")`): padded steps are masked and change
+    nothing. A keras mask from an upstream layer is honoured too.
+
+    `compile()` with no arguments uses Adam (learning rate 1e-3, gradients
+    clipped to norm 1.0), the cross-entropy (`ClassCrossentropy`: integer or
+    one-hot labels) and accuracy.
+
+    Args:
+        num_classes: Integer of at least 2, the number of classes.
+        units: Positive integer, units per HSRU layer. Default: `64`.
+        num_layers: Positive integer, stacked HSRU layers. Default: `2`.
+        readout: `"last"` (default: the output at the last unmasked step)
+            or `"mean"` (the mean output over the unmasked steps).
+        min_timescale: Positive float, the shortest decay time constant in
+            steps. Default: `1.0`.
+        max_timescale: Positive float, the longest; about the sequences'
+            length. Default: `1000.0`.
+        dropout: Float in [0, 1), dropout before the head. Default: `0.0`.
+        mask_value: The value that pads a sequence's steps (every feature of
+            a padded step equals it; NaN allowed), or None (default): no
+            padding, or a mask from upstream.
+        features: Positive integer, the features of each step when the
+            inputs come flattened as 2D arrays `(batch, time * features)`,
+            step after step (scikit-learn takes 2D arrays only). Default:
+            `1`, a univariate series `(batch, time)`. 3D inputs need none.
+        layer_arguments: Optional dict of further `keras_hsru.HSRU`
+            arguments for every layer (e.g. `{"surrogate_slope": 3.0}`, or
+            `{"memory": "toggle"}` for the paper's XOR bit); not `units`,
+            `return_sequences` or `tau_initializer`.
+        seed: Optional integer, seeds the time constants of each layer.
+        **kwargs: Standard model arguments (`name`, `dtype`).
+
+    Call arguments:
+        inputs: A 3D tensor `(batch, time, features)`, or a 2D tensor
+            `(batch, time * features)` (see `features`).
+        mask: Optional boolean tensor `(batch, time)`.
+        training: Python boolean.
+
+    Returns:
+        Class probabilities `(batch, num_classes)`.
+
+    Examples:
+        >>> model = keras_hsru.models.HSRUClassifier(3, units=8, mask_value=-1.0)
+        >>> model.compile()
+        >>> x = keras.utils.pad_sequences(
+        ...     [np.ones((5, 2)), np.ones((9, 2))], padding="post", value=-1.0, dtype="float32"
+        ... )
+        >>> tuple(model.predict(x, verbose=0).shape)
+        (2, 3)
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        units: int = 64,
+        num_layers: int = 2,
+        readout: str = "last",
+        min_timescale: float = 1.0,
+        max_timescale: float = 1000.0,
+        dropout: float = 0.0,
+        mask_value: float | None = None,
+        features: int = 1,
+        layer_arguments: dict | None = None,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.features = check_positive_int("features", features)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        if self.num_classes < 2:
+            raise ValueError(
+                f"`num_classes` must be at least 2. Received: num_classes={num_classes!r}"
+            )
+        self.units = check_units(units)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.readout = check_choice("readout", readout, READOUTS)
+        self.min_timescale = check_positive_finite("min_timescale", min_timescale)
+        self.max_timescale = check_positive_finite("max_timescale", max_timescale)
+        if self.max_timescale < self.min_timescale:
+            raise ValueError(
+                "`max_timescale` must be at least `min_timescale`. Received: "
+                f"min_timescale={min_timescale!r}, max_timescale={max_timescale!r}"
+            )
+        self.dropout = check_rate("dropout", dropout)
+        if mask_value is not None and not is_real(mask_value):
+            raise ValueError(
+                f"`mask_value` must be a number or None. Received: mask_value={mask_value!r}"
+            )
+        self.mask_value = None if mask_value is None else float(mask_value)
+        if layer_arguments is not None and not isinstance(layer_arguments, dict):
+            raise ValueError(
+                f"`layer_arguments` must be a dict or None. Received: layer_arguments={layer_arguments!r}"
+            )
+        reserved = sorted(
+            {"units", "return_sequences", "tau_initializer"} & set(layer_arguments or {})
+        )
+        if reserved:
+            raise ValueError(
+                f"`layer_arguments` cannot set {reserved}: the classifier sets them. "
+                f"Received: layer_arguments={layer_arguments!r}"
+            )
+        self.layer_arguments = dict(layer_arguments or {})
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+        self.seed = seed
+        self.padding = None if self.mask_value is None else PaddingMask(self.mask_value)
+        self.recurrent_layers = [
+            HSRU(
+                self.units,
+                return_sequences=True,
+                tau_initializer=TimescaleUniform(
+                    self.min_timescale,
+                    self.max_timescale,
+                    seed=None if seed is None else seed + index,
+                ),
+                name=f"hsru_{index}",
+                **{"memory": "latch", **self.layer_arguments},
+            )
+            for index in range(self.num_layers)
+        ]
+        self.norms = [
+            keras.layers.LayerNormalization(name=f"norm_{index}")
+            for index in range(self.num_layers)
+        ]
+        self.pooling = keras.layers.GlobalAveragePooling1D() if readout == "mean" else None
+        self.head_dropout = keras.layers.Dropout(self.dropout, seed=seed)
+        self.head = keras.layers.Dense(self.num_classes, activation="softmax", name="head")
+
+    def _sequences_shape(self, shape):
+        shape = tuple(shape)
+        if len(shape) == 2:
+            length = None if shape[1] is None else shape[1] // self.features
+            return (shape[0], length, self.features)
+        if len(shape) != 3:
+            raise ValueError(
+                "HSRUClassifier takes sequences (batch, time, features) or flattened "
+                f"sequences (batch, time * features). Received: inputs of shape {shape}"
+            )
+        return shape
+
+    def build(self, input_shape):
+        shape = self._sequences_shape(input_shape)
+        for layer, norm in zip(self.recurrent_layers, self.norms):
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+            norm.build(shape)
+        self.head.build((shape[0], shape[-1]))
+        self.built = True
+
+    def call(self, inputs, mask=None, training=False):
+        if len(inputs.shape) == 2:
+            if inputs.shape[1] is not None and inputs.shape[1] % self.features:
+                raise ValueError(
+                    f"Flattened sequences (batch, time * features) need a multiple of "
+                    f"features={self.features} columns. Received: inputs of shape "
+                    f"{tuple(inputs.shape)}"
+                )
+            inputs = ops.reshape(inputs, (-1, inputs.shape[1] // self.features, self.features))
+        if self.padding is not None:
+            mask = self.padding.compute_mask(inputs)
+            inputs = self.padding(inputs)
+        hidden = inputs
+        for index, (layer, norm) in enumerate(zip(self.recurrent_layers, self.norms)):
+            outputs = layer(hidden, mask=mask, training=training)
+            hidden = norm(outputs if index == 0 else outputs + hidden)
+        if self.readout == "mean":
+            features = self.pooling(hidden, mask=mask)
+        else:
+            # A masked step repeats the output of the step before it, so the
+            # last step holds the last unmasked one's.
+            features = hidden[:, -1]
+        return self.head(self.head_dropout(features, training=training))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compile(self, optimizer=None, loss=None, metrics=None, **kwargs):
+        """keras' `Model.compile`, with this model's defaults for what it is not given:
+        Adam(1e-3, clipnorm=1.0), `ClassCrossentropy` and accuracy."""
+        super().compile(
+            optimizer=optimizer or keras.optimizers.Adam(1e-3, clipnorm=1.0),
+            loss=loss or ClassCrossentropy(),
+            metrics=["accuracy"] if metrics is None else metrics,
+            **kwargs,
+        )
+
+    def compile_from_config(self, config):
+        # keras skips a custom `compile` when it loads a model; this one only
+        # fills in defaults, so the saved arguments compile it as keras would.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "readout": self.readout,
+            "min_timescale": self.min_timescale,
+            "max_timescale": self.max_timescale,
+            "dropout": self.dropout,
+            "mask_value": self.mask_value,
+            "features": self.features,
+            "layer_arguments": self.layer_arguments,
+            "seed": self.seed,
+        }
+
+
+__all__ = [
+    "HSRURNN",
+    "HSRUClassifier",
+    "LSTMBaseline",
+    "ClassCrossentropy",
+    "PaddingMask",
+    "comparable_lstm_units",
+]

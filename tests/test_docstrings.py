@@ -19,6 +19,7 @@ def public_objects():
         "keras_hsru.callbacks": keras_hsru.callbacks,
         "keras_hsru.regularizers": keras_hsru.regularizers,
         "keras_hsru.models": keras_hsru.models,
+        "keras_hsru.initializers": keras_hsru.initializers,
     }
     seen = {}
     for prefix, module in modules.items():
