@@ -1,5 +1,7 @@
 """AttentiveHSRU against the reference; HSRURNN variants and the LSTM baseline build, train, save."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -197,3 +199,19 @@ def test_from_a_python_generator_keras_says_how_to_build(tmp_path):
     backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
     with pytest.raises(ValueError, match="calling it on a batch of data"):
         model.fit(_generator(x, y), steps_per_epoch=2, epochs=1, callbacks=[backup], verbose=0)
+
+
+def test_attentive_hsru_on_one_feature_warns_that_it_is_hsru(rng):
+    x = rng.normal(size=(2, 9, 1)).astype(np.float32)
+    layer = keras_hsru.AttentiveHSRU(3, return_sequences=True)
+    with pytest.warns(UserWarning, match="one input feature computes what HSRUCell computes"):
+        layer.build(x.shape)
+    plain = keras_hsru.HSRU(3, return_sequences=True)
+    plain.build(x.shape)
+    plain.set_weights(layer.get_weights()[:-1])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x)), keras.ops.convert_to_numpy(plain(x)), atol=1e-6
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        keras_hsru.AttentiveHSRU(3).build((None, None, 2))

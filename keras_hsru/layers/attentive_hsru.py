@@ -1,5 +1,7 @@
 """The paper's proposed future work: HSRU with a learned feature-attention gate on its input."""
 
+import warnings
+
 import keras
 from keras import constraints, initializers, ops, regularizers
 
@@ -36,6 +38,10 @@ class AttentiveHSRUCell(HSRUCell):
 
     The weights are those of `HSRUCell` followed by
     `feature_attention (input_dim,)`, the logits `a`.
+
+    With one input feature the gate is exactly 1 (the softmax of one logit)
+    and its logit gets no gradient: the cell is `HSRUCell`, and building it
+    warns.
 
     Args:
         units: Positive integer, the number of units (output size).
@@ -78,6 +84,14 @@ class AttentiveHSRUCell(HSRUCell):
 
     def build(self, input_shape):
         super().build(input_shape)
+        if input_shape[-1] == 1:
+            warnings.warn(
+                f"{type(self).__name__} with one input feature computes what HSRUCell "
+                "computes: the softmax of one logit is 1, so the gate is exactly 1 and its "
+                "logit gets no gradient. Use keras_hsru.HSRU (or HSRUCell) for univariate "
+                "sequences. Received: inputs with 1 feature",
+                stacklevel=2,
+            )
         self.feature_attention = self.add_weight(
             shape=(input_shape[-1],),
             name="feature_attention",
