@@ -7,6 +7,7 @@
     python docs/regenerate.py monitoring       # Monitoring and surrogates (JAX; 2 CPU cores: ~5 min)
     python docs/regenerate.py algorithms       # How it works: the table of algorithms
     python docs/regenerate.py regular-languages  # Regular languages (JAX; 2 CPU cores: ~3 h)
+    python docs/regenerate.py real-sequences   # Real sequences (JAX; 2 CPU cores: hours)
     python docs/regenerate.py paper --render-only   # the tables again from the last run's outputs
 
 Each page's runs write their raw output (logs, JSON, figures) under the
@@ -124,6 +125,21 @@ RUNS = {
           "--slopes", "2", "5", "10", "--anneal", "2", "10", "--anneal", "10", "2"]),
     ],
     "algorithms": [],
+    # One run per dataset: HSRUClassifier, HSRU, LSTM and GRU, 3 seeds each; then the
+    # recipe's ablations on four datasets.
+    "real-sequences": [
+        (f"tsc-{dataset}", "jax",
+         ["examples/time_series_classification.py", "--datasets", dataset])
+        for dataset in ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead",
+                        "JapaneseVowels", "PickupGestureWiimoteZ", "OSULeaf", "ACSF1")
+    ]
+    + [
+        (f"tsc-ablations-{dataset}", "jax",
+         ["examples/time_series_classification.py", "--datasets", dataset, "--models",
+          "classifier-toggle", "classifier-analog", "classifier-short", "classifier-1layer",
+          "classifier-mean"])
+        for dataset in ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead")
+    ],
     "regular-languages": [
         ("regular_languages-parity", "jax",
          ["examples/regular_languages.py", "--tasks", "parity_check", "--models", "hsru", "lstm",

@@ -585,6 +585,204 @@ def render_regular_languages(load, write, figure):
     render_paper_recipe(load, write, figure)
 
 
+# The Real sequences page: one run per dataset (regenerate.py's tsc-*), and the
+# recipe's ablations on four of them.
+REAL_DATASETS = (
+    "GunPoint",
+    "ItalyPowerDemand",
+    "ArrowHead",
+    "OSULeaf",
+    "ACSF1",
+    "BasicMotions",
+    "JapaneseVowels",
+    "PickupGestureWiimoteZ",
+)
+REAL_MODELS = {"classifier": "HSRUClassifier", "hsru": "HSRU", "lstm": "LSTM", "gru": "GRU"}
+ABLATIONS = {
+    "classifier": "recipe",
+    "classifier-toggle": "XOR bit (toggle) instead of latch",
+    "classifier-analog": "no spikes, no D (AnalogOnlyCell)",
+    "classifier-short": "time constants 0.5-8 steps",
+    "classifier-1layer": "one layer",
+    "classifier-mean": "mean over time read out",
+}
+ABLATION_DATASETS = ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead")
+# Published test accuracies (%) on the same default train/test splits, each read from
+# its source (the page names them): 1-NN DTW (full window) and LSTM-FCN from
+# titu1994/LSTM-FCN Results/train_loss_old_datasets.csv; ROCKET from angus924/rocket
+# results/results_ucr.csv; InceptionTime from hfawaz/InceptionTime
+# results-InceptionTime-128.csv; HIVE-COTE 2 from aeon's wheel,
+# aeon/testing/example_results_files/classification/accuracy/HC2_accuracy.csv (resample
+# 0); FCN, ResNet and the echo-state network (TWIESN) from hfawaz/dl-4-tsc
+# results/results-mts-avg-std.csv.
+PUBLISHED = {
+    "1-NN DTW": {"GunPoint": 90.7, "ItalyPowerDemand": 95.0, "ArrowHead": 66.3, "OSULeaf": 59.1},
+    "LSTM-FCN": {"GunPoint": 100.0, "ItalyPowerDemand": 96.2, "ArrowHead": 89.7, "OSULeaf": 98.3},
+    "ROCKET": {
+        "GunPoint": 100.0,
+        "ItalyPowerDemand": 97.0,
+        "ArrowHead": 81.4,
+        "OSULeaf": 94.1,
+        "ACSF1": 88.6,
+        "PickupGestureWiimoteZ": 83.0,
+    },
+    "InceptionTime": {
+        "GunPoint": 100.0,
+        "ItalyPowerDemand": 96.5,
+        "ArrowHead": 84.6,
+        "OSULeaf": 94.2,
+        "ACSF1": 92.0,
+        "PickupGestureWiimoteZ": 76.0,
+    },
+    "HIVE-COTE 2": {
+        "GunPoint": 100.0,
+        "ItalyPowerDemand": 97.0,
+        "ArrowHead": 86.9,
+        "OSULeaf": 96.7,
+        "ACSF1": 91.0,
+    },
+    "FCN": {"JapaneseVowels": 99.3},
+    "ResNet": {"JapaneseVowels": 99.2},
+    "echo-state network": {"JapaneseVowels": 96.5},
+}
+
+
+def _real_runs(load, names):
+    """Every run of `names` that has been run, and the names that have not."""
+    runs, missing = [], []
+    for name in names:
+        try:
+            runs.append(load(name))
+        except (FileNotFoundError, ValueError):
+            missing.append(name)
+    return runs, missing
+
+
+def _accuracies(runs, dataset, model, key="test_accuracy"):
+    return [
+        r[key]
+        for run in runs
+        for r in run["runs"]
+        if r["dataset"] == dataset and r["model"] == model
+    ]
+
+
+def _mean_percent(values):
+    return f"{100 * statistics.mean(values):.1f}" if values else "-"
+
+
+def real_sequences_tables(runs):
+    """The main table (mean test accuracy over seeds, per dataset and model, and the
+    time per epoch) and the table beside the published accuracies."""
+    datasets = {}
+    for run in runs:
+        datasets.update(run["datasets"])
+    order = [d for d in REAL_DATASETS if d in datasets]
+    rows, means = [], {model: [] for model in REAL_MODELS}
+    for dataset in order:
+        info = datasets[dataset]
+        length = (
+            str(info["max_length"])
+            if info["min_length"] == info["max_length"]
+            else f"{info['min_length']}-{info['max_length']}"
+        )
+        channels = "" if info["channels"] == 1 else f"{info['channels']} x "
+        scores = {model: _accuracies(runs, dataset, model) for model in REAL_MODELS}
+        for model, values in scores.items():
+            if values:
+                means[model].append(statistics.mean(values))
+        best_baseline = max(statistics.mean(scores[m]) for m in ("lstm", "gru") if scores[m])
+        gap = 100 * (statistics.mean(scores["classifier"]) - best_baseline)
+        times = {
+            model: statistics.mean(_accuracies(runs, dataset, model, "seconds_per_epoch"))
+            for model in ("classifier", "lstm")
+        }
+        epochs = {r["epochs"] for run in runs for r in run["runs"] if r["dataset"] == dataset}
+        rows.append(
+            [
+                f"{dataset} ({info['train']}/{info['test']}, {channels}{length}, "
+                f"{info['classes']} classes; {', '.join(map(str, sorted(epochs)))} epochs)",
+                *(
+                    f"**{_mean_percent(scores[m])}**"
+                    if m == "classifier"
+                    else _mean_percent(scores[m])
+                    for m in REAL_MODELS
+                ),
+                f"{gap:+.1f}",
+                ", ".join(f"{100 * a:.1f}" for a in scores["classifier"]),
+                _mean_percent(_accuracies(runs, dataset, "classifier", "train_accuracy")),
+                f"{1000 * times['classifier']:.0f} / {1000 * times['lstm']:.0f}",
+            ]
+        )
+    rows.append(
+        [
+            f"mean over {len(order)} datasets",
+            *(
+                f"**{100 * statistics.mean(v):.1f}**"
+                if m == "classifier"
+                else f"{100 * statistics.mean(v):.1f}"
+                for m, v in means.items()
+            ),
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    main = table(
+        [
+            "dataset (train/test cases, length, classes; epochs)",
+            *(f"{label}(64)" for label in REAL_MODELS.values()),
+            "HSRUClassifier - best of LSTM, GRU",
+            "HSRUClassifier per seed",
+            "HSRUClassifier train acc.",
+            "ms per epoch, HSRUClassifier / LSTM",
+        ],
+        rows,
+    )
+    anchors = [name for name in PUBLISHED if any(d in PUBLISHED[name] for d in order)]
+    published_rows = [
+        [
+            dataset,
+            _mean_percent(_accuracies(runs, dataset, "classifier")),
+            *(
+                f"{PUBLISHED[name][dataset]:.1f}" if dataset in PUBLISHED[name] else "-"
+                for name in anchors
+            ),
+        ]
+        for dataset in order
+    ]
+    published = table(["dataset", "HSRUClassifier (mean of 3 seeds)", *anchors], published_rows)
+    return main, published
+
+
+def ablation_table(runs):
+    rows = []
+    for dataset in ABLATION_DATASETS:
+        cells = [_mean_percent(_accuracies(runs, dataset, model)) for model in ABLATIONS]
+        if any(cell != "-" for cell in cells):
+            rows.append([dataset, *cells])
+    return table(["dataset", *ABLATIONS.values()], rows)
+
+
+def render_real_sequences(load, write, figure):
+    runs, missing = _real_runs(load, [f"tsc-{d}" for d in REAL_DATASETS])
+    ablations, missing_ablations = _real_runs(
+        load, [f"tsc-ablations-{d}" for d in ABLATION_DATASETS]
+    )
+    main, published = real_sequences_tables(runs)
+    note = ""
+    if missing or missing_ablations:
+        note = (
+            "\nNot run yet, so not in the tables: "
+            + ", ".join(f"`{name}`" for name in missing + missing_ablations)
+            + ".\n"
+        )
+    write("results.md", main + note)
+    write("published.md", published)
+    write("ablations.md", ablation_table(runs + ablations))
+
+
 RENDERERS = {
     "paper": render_paper,
     "performance": render_performance,
@@ -593,6 +791,7 @@ RENDERERS = {
     "monitoring": render_monitoring,
     "algorithms": render_algorithms,
     "regular-languages": render_regular_languages,
+    "real-sequences": render_real_sequences,
 }
 
 
