@@ -54,6 +54,9 @@ def uninterrupted(tmp_path_factory):
     return completed(tmp_path_factory.mktemp("uninterrupted"))
 
 
+# Both tests that compare with the uninterrupted run share one worker under
+# pytest-xdist (`--dist loadgroup`), so that it is trained once.
+@pytest.mark.xdist_group("uninterrupted")
 def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path):
     # Each process is killed at another point; the next one starts with the
     # same command and resumes from whatever the last one left.
@@ -94,6 +97,7 @@ def test_without_a_curriculum_epoch_sync_makes_the_resume_exact(tmp_path):
     assert resumed["csv_history"] == uninterrupted["csv_history"]
 
 
+@pytest.mark.xdist_group("uninterrupted")
 def test_keras_own_backup_killed_between_its_writes_trains_an_epoch_twice(uninterrupted, tmp_path):
     # The control, keras' BackupAndRestore: killed after it wrote epoch 1's
     # weights and before the epoch they belong to, the restart trains epoch 1
