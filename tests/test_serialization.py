@@ -71,14 +71,26 @@ def test_keras_file_round_trip_in_safe_mode(tmp_path):
     ]
 
 
+def build_classifier():
+    """A `HSRUClassifier` (latch memory, NaN padding) and padded inputs for it."""
+    keras.utils.set_random_seed(3)
+    model = keras_hsru.models.HSRUClassifier(3, units=4, mask_value=float("nan"), seed=1)
+    x = probe_inputs()
+    x[1, 6:] = np.nan
+    return model, x
+
+
 SAVE_SCRIPT = """
 import sys, numpy as np
 sys.path.insert(0, {root!r})
-from tests.test_serialization import build_model, probe_inputs
+from tests.test_serialization import build_classifier, build_model, probe_inputs
 import keras
 model = build_model()
 model.save({path!r})
 np.save({expected!r}, keras.ops.convert_to_numpy(model(probe_inputs())))
+classifier, x = build_classifier()
+np.save({expected!r} + ".classifier.npy", keras.ops.convert_to_numpy(classifier(x)))
+classifier.save({path!r} + ".classifier.keras")
 """
 
 
@@ -92,3 +104,9 @@ def test_loads_file_saved_by_other_backend(other, tmp_path):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(restored(probe_inputs())), np.load(expected), atol=1e-5
     )
+    classifier = keras.saving.load_model(path + ".classifier.keras", safe_mode=True)
+    _, x = build_classifier()
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(classifier(x)), np.load(expected + ".classifier.npy"), atol=1e-5
+    )
+    assert classifier.recurrent_layers[0].memory == "latch"
