@@ -55,7 +55,7 @@ class AttentiveHSRUCell(HSRUCell):
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`, one time step.
-        states: A list `[y, V, D]` of three `(batch, units)` tensors.
+        states: A list `[y, V, D]`, as in `HSRUCell`.
         training: Python boolean, whether dropout is applied.
 
     Returns:
@@ -137,7 +137,7 @@ class AttentiveHSRU(HSRU):
 
     Call arguments:
         sequences: A 3D tensor `(batch, time, features)`.
-        initial_state: Optional list `[y, V, D]` of `(batch, units)` tensors.
+        initial_state: Optional list `[y, V, D]`, as in `HSRU`.
         mask: Optional boolean tensor `(batch, time)`.
         training: Python boolean, whether dropout is applied.
 

@@ -152,7 +152,9 @@ class HSRUCell(LeakyIntegratorCell):
 
     Call arguments:
         inputs: A 2D tensor `(batch, features)`, one time step.
-        states: A list `[y, V, D]` of three `(batch, units)` tensors.
+        states: A list `[y, V, D]`: `y` and `V` `(batch, units)`, `D`
+            `(batch, (k - 1) * units)` (`(batch, units)` for the XOR bit and
+            the latch).
         training: Python boolean, whether dropout is applied.
 
     Returns:
@@ -296,8 +298,8 @@ class HSRUCell(LeakyIntegratorCell):
 
         Args:
             sequences: A 3D tensor `(batch, time, features)`.
-            initial_state: Optional list `[y, V, D]` of `(batch, units)`
-                tensors (zeros if None).
+            initial_state: Optional list `[y, V, D]` of the cell's state
+                shapes (`state_size`; zeros if None).
             mask: Optional boolean tensor `(batch, time)`; at masked steps the
                 states hold and no spike is counted.
             go_backwards: Whether the sequences are processed backwards, as
@@ -526,7 +528,8 @@ class HSRU(keras.layers.RNN):
 
     Call arguments:
         sequences: A 3D tensor `(batch, time, features)`.
-        initial_state: Optional list `[y, V, D]` of `(batch, units)` tensors.
+        initial_state: Optional list `[y, V, D]` of the cell's state shapes:
+            `(batch, units)`, and `(batch, (k - 1) * units)` for a k-state `D`.
         mask: Optional boolean tensor `(batch, time)`; masked steps leave the
             states unchanged and repeat the previous output.
         training: Python boolean, whether dropout is applied.
@@ -664,7 +667,7 @@ class HSRU(keras.layers.RNN):
 
         Args:
             sequences: A 3D tensor `(batch, time, features)`.
-            initial_state: Optional list `[y, V, D]` of `(batch, units)` tensors.
+            initial_state: Optional list `[y, V, D]` of the cell's state shapes.
             mask: Optional boolean tensor `(batch, time)`.
 
         Returns:
