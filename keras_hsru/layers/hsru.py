@@ -810,12 +810,14 @@ class HSRU(keras.layers.RNN):
             self._add_spike_rate_loss(ops.sum(spikes, axis=(0, 1)) / steps)
 
         if self.return_sequences:
-            # A masked step repeats the previous output: a scan with decay
-            # 1 - mask, exact since the mask is 0/1.
-            outputs = hsru_ops.linear_scan(
-                1 - step,
-                ops.cast(cell.readout(potential, memory), STATE_DTYPE) * step,
-                ops.cast(initial_output, STATE_DTYPE),
+            # A masked step repeats the previous output. V and D hold at masked
+            # steps, so the readout there is the last unmasked step's output
+            # already; before a row's first unmasked step it is the initial one.
+            started = ops.cumsum(step, axis=1) > 0
+            outputs = ops.where(
+                started,
+                ops.cast(cell.readout(potential, memory), STATE_DTYPE),
+                ops.expand_dims(ops.cast(initial_output, STATE_DTYPE), 1),
             )
             last_output = outputs[:, -1]
         else:
