@@ -12,6 +12,7 @@ from keras_hsru._validation import (
     check_positive_int,
     check_rate,
     check_units,
+    is_integer,
     is_real,
 )
 from keras_hsru.initializers import TimescaleUniform
@@ -488,7 +489,7 @@ class HSRUClassifier(keras.Model):
                 f"Received: layer_arguments={layer_arguments!r}"
             )
         self.layer_arguments = dict(layer_arguments or {})
-        if seed is not None and not isinstance(seed, int):
+        if seed is not None and not is_integer(seed):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
         self.padding = None if self.mask_value is None else PaddingMask(self.mask_value)
@@ -543,7 +544,7 @@ class HSRUClassifier(keras.Model):
                     f"features={self.features} columns. Received: inputs of shape "
                     f"{tuple(inputs.shape)}"
                 )
-            inputs = ops.reshape(inputs, (-1, inputs.shape[1] // self.features, self.features))
+            inputs = ops.reshape(inputs, (ops.shape(inputs)[0], -1, self.features))
         if self.padding is not None:
             mask = self.padding.compute_mask(inputs)
             inputs = self.padding(inputs)

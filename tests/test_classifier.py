@@ -155,6 +155,7 @@ def test_works_inside_scikit_learn_cross_validation_and_grid_search(rng):
         ({"layer_arguments": [1]}, r"layer_arguments=\[1\]"),
         ({"layer_arguments": {"units": 3}}, "'units'"),
         ({"seed": 1.5}, "seed=1.5"),
+        ({"seed": True}, "seed=True"),
     ],
 )
 def test_invalid_arguments_raise_value_errors_naming_the_value(kwargs, message):
