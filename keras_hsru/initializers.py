@@ -8,6 +8,18 @@ from keras import ops
 from keras_hsru._validation import check_positive_finite
 
 
+def check_timescales(min_timescale, max_timescale) -> tuple[float, float]:
+    """`(min_timescale, max_timescale)` as floats: positive, finite, in order."""
+    low = check_positive_finite("min_timescale", min_timescale)
+    high = check_positive_finite("max_timescale", max_timescale)
+    if high < low:
+        raise ValueError(
+            "`max_timescale` must be at least `min_timescale`. Received: "
+            f"min_timescale={min_timescale!r}, max_timescale={max_timescale!r}"
+        )
+    return low, high
+
+
 @keras.saving.register_keras_serializable(package="keras_hsru")
 class TimescaleUniform(keras.initializers.Initializer):
     """Initializes `tau` so that the decays' time constants are log-uniform.
@@ -39,13 +51,7 @@ class TimescaleUniform(keras.initializers.Initializer):
     def __init__(
         self, min_timescale: float = 1.0, max_timescale: float = 1000.0, seed: int | None = None
     ):
-        self.min_timescale = check_positive_finite("min_timescale", min_timescale)
-        self.max_timescale = check_positive_finite("max_timescale", max_timescale)
-        if self.max_timescale < self.min_timescale:
-            raise ValueError(
-                "`max_timescale` must be at least `min_timescale`. Received: "
-                f"min_timescale={min_timescale!r}, max_timescale={max_timescale!r}"
-            )
+        self.min_timescale, self.max_timescale = check_timescales(min_timescale, max_timescale)
         self.seed = seed
         self._uniform = keras.initializers.RandomUniform(
             math.log(self.min_timescale), math.log(self.max_timescale), seed=seed

@@ -8,14 +8,13 @@ from keras import ops
 
 from keras_hsru._validation import (
     check_choice,
-    check_positive_finite,
     check_positive_int,
     check_rate,
     check_units,
     is_integer,
     is_real,
 )
-from keras_hsru.initializers import TimescaleUniform
+from keras_hsru.initializers import TimescaleUniform, check_timescales
 from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU
 
 VARIANTS = ("hsru", "attentive", "analog_only")
@@ -463,13 +462,7 @@ class HSRUClassifier(keras.Model):
         self.units = check_units(units)
         self.num_layers = check_positive_int("num_layers", num_layers)
         self.readout = check_choice("readout", readout, READOUTS)
-        self.min_timescale = check_positive_finite("min_timescale", min_timescale)
-        self.max_timescale = check_positive_finite("max_timescale", max_timescale)
-        if self.max_timescale < self.min_timescale:
-            raise ValueError(
-                "`max_timescale` must be at least `min_timescale`. Received: "
-                f"min_timescale={min_timescale!r}, max_timescale={max_timescale!r}"
-            )
+        self.min_timescale, self.max_timescale = check_timescales(min_timescale, max_timescale)
         self.dropout = check_rate("dropout", dropout)
         if mask_value is not None and not is_real(mask_value):
             raise ValueError(
