@@ -9,7 +9,13 @@ import pytest
 from tests.support.scripts import ROOT
 
 # Pages whose every ```python block runs, in order, in one namespace.
-PAGES = ("index.md", "getting-started.md", "user-guide.md", "monitoring.md")
+PAGES = (
+    "index.md",
+    "getting-started.md",
+    "user-guide.md",
+    "monitoring.md",
+    "real-sequences.md",
+)
 
 
 def python_blocks(page):
