@@ -20,6 +20,15 @@ from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU
 VARIANTS = ("hsru", "attentive", "analog_only")
 
 
+def check_layer_arguments(layer_arguments) -> dict:
+    """A copy of the dict of extra recurrent-layer arguments (empty for None)."""
+    if layer_arguments is not None and not isinstance(layer_arguments, dict):
+        raise ValueError(
+            f"`layer_arguments` must be a dict or None. Received: layer_arguments={layer_arguments!r}"
+        )
+    return dict(layer_arguments or {})
+
+
 class StackedRecurrentModel(keras.Model):
     """`num_layers` recurrent layers of `units` each, then a `Dense` head.
 
@@ -147,11 +156,7 @@ class HSRURNN(StackedRecurrentModel):
         **kwargs,
     ):
         self.variant = check_choice("variant", variant, VARIANTS)
-        if layer_arguments is not None and not isinstance(layer_arguments, dict):
-            raise ValueError(
-                f"`layer_arguments` must be a dict or None. Received: layer_arguments={layer_arguments!r}"
-            )
-        self.layer_arguments = dict(layer_arguments or {})
+        self.layer_arguments = check_layer_arguments(layer_arguments)
         super().__init__(
             units,
             num_layers=num_layers,
@@ -464,28 +469,21 @@ class HSRUClassifier(keras.Model):
         self.readout = check_choice("readout", readout, READOUTS)
         self.min_timescale, self.max_timescale = check_timescales(min_timescale, max_timescale)
         self.dropout = check_rate("dropout", dropout)
-        if mask_value is not None and not is_real(mask_value):
-            raise ValueError(
-                f"`mask_value` must be a number or None. Received: mask_value={mask_value!r}"
-            )
-        self.mask_value = None if mask_value is None else float(mask_value)
-        if layer_arguments is not None and not isinstance(layer_arguments, dict):
-            raise ValueError(
-                f"`layer_arguments` must be a dict or None. Received: layer_arguments={layer_arguments!r}"
-            )
+        # PaddingMask checks the value.
+        self.padding = None if mask_value is None else PaddingMask(mask_value)
+        self.mask_value = None if self.padding is None else self.padding.mask_value
+        self.layer_arguments = check_layer_arguments(layer_arguments)
         reserved = sorted(
-            {"units", "return_sequences", "tau_initializer"} & set(layer_arguments or {})
+            {"units", "return_sequences", "tau_initializer"} & set(self.layer_arguments)
         )
         if reserved:
             raise ValueError(
                 f"`layer_arguments` cannot set {reserved}: the classifier sets them. "
                 f"Received: layer_arguments={layer_arguments!r}"
             )
-        self.layer_arguments = dict(layer_arguments or {})
         if seed is not None and not is_integer(seed):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
-        self.padding = None if self.mask_value is None else PaddingMask(self.mask_value)
         self.recurrent_layers = [
             HSRU(
                 self.units,
