@@ -1,6 +1,20 @@
+import atexit
 import os
+import shutil
+import tempfile
 
-import keras
+# JAX compiles most of this suite's time away, and many tests (and the scripts
+# they run in subprocesses) compile the same programs: one persistent
+# compilation cache for the run, shared by pytest-xdist's workers and their
+# subprocesses (which inherit the environment), set before JAX is imported.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _jax_cache = tempfile.mkdtemp(prefix="keras-hsru-tests-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _jax_cache
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+    atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
+
+import keras  # noqa: E402
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings

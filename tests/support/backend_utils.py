@@ -43,9 +43,9 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
             return objective(outputs), outputs
 
         trainable = [v.value for v in layer.trainable_variables]
-        (_, outputs), (g_w, g_x) = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(
-            trainable, inputs
-        )
+        (_, outputs), (g_w, g_x) = jax.jit(
+            jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
+        )(trainable, inputs)
         grads = [g_x] + list(g_w)
     else:
         import torch
