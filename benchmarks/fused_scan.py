@@ -21,7 +21,7 @@ import statistics
 
 import keras
 import numpy as np
-from speed import add_model_arguments, build_model, check_positive, device_name, median_seconds
+from harness import add_model_arguments, build_model, check_positive, device_name, median_seconds
 
 import keras_hsru
 

@@ -32,7 +32,7 @@ def measure(args):
     """In the child process: one configuration, printed as one JSON line."""
     import keras
     import numpy as np
-    from speed import LAYERS, build_model, peak_memory_bytes, reset_peak_memory, synchronize
+    from harness import LAYERS, build_model, peak_memory_bytes, reset_peak_memory, synchronize
 
     keras.config.set_dtype_policy(args.dtype_policy)
     length = args.lengths[0]
@@ -83,7 +83,7 @@ def run_one(layer, length, args):
 
 
 def main():
-    from speed import (
+    from harness import (
         DTYPE_POLICIES,
         LAYERS,
         add_model_arguments,

@@ -25,7 +25,7 @@ import statistics
 
 import keras
 import numpy as np
-from speed import check_positive, device_name, median_seconds
+from harness import check_positive, device_name, median_seconds
 
 SLOPE = 5.0
 

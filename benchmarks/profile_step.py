@@ -8,7 +8,7 @@ import time
 
 import keras
 import numpy as np
-from speed import check_positive
+from harness import check_positive
 
 import keras_hsru
 

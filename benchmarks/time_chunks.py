@@ -19,7 +19,7 @@ import statistics
 
 import keras
 import numpy as np
-from speed import (
+from harness import (
     add_model_arguments,
     check_positive,
     device_name,
