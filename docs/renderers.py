@@ -9,7 +9,7 @@ Used by `docs/regenerate.py`; each `render_PAGE(load, write, figure)` gets
 import os
 import statistics
 
-from keras_hsru.ops import _algorithms
+from keras_hsru import ops as hsru_ops
 
 MODELS = {"hsru": "HSRU", "lstm": "LSTM", "analog_only": "AnalogOnly"}
 
@@ -782,6 +782,52 @@ def render_real_sequences(load, write, figure):
     write("results.md", main + note)
     write("published.md", published)
     write("ablations.md", ablation_table(runs + ablations))
+    render_masking(load, write, figure)
+
+
+MASKING_RUNS = [f"masking-{backend}" for backend in ("jax", "tensorflow", "torch")]
+
+
+def render_masking(load, write, figure):
+    """The train step on a padded batch, masked at the end or the start, against unmasked."""
+    reports, missing = _real_runs(load, MASKING_RUNS)
+    rows = []
+    for report in reports:
+        by_layer = {}
+        for row in report["results"]:
+            by_layer.setdefault(row["layer"], {})[row["padding"]] = row
+        for layer, paddings in by_layer.items():
+            rows.append(
+                [
+                    report["backend"],
+                    layer,
+                    f"{1000 * paddings['unmasked']['train_s']:.1f}",
+                    f"{paddings['right']['x_unmasked']:.2f}",
+                    f"{paddings['left']['x_unmasked']:.2f}",
+                ]
+            )
+    text = table(
+        [
+            "backend",
+            "layer",
+            "unmasked, ms per train step",
+            "padded at the end, x unmasked",
+            "padded at the start, x unmasked",
+        ],
+        rows,
+    )
+    if reports:
+        first = reports[0]
+        text = (
+            f"Batch {first['batch']}, {first['features']} feature, {first['units']} units, "
+            f"length {first['results'][0]['length']} (sequence lengths "
+            f"{first['results'][0]['mean_length']:.0f} on average), outputs at every step "
+            f"averaged over time; median over {first['rounds']} rounds of "
+            f"{first['repeats']} steps; {first.get('host', 'this machine')}.\n\n" + text
+        )
+    if missing:
+        text += "\nNot run yet: " + ", ".join(f"`{name}`" for name in missing) + ".\n"
+    write("masking.md", text)
 
 
 RENDERERS = {
@@ -801,6 +847,7 @@ RENDERERS = {
 RUN_RENDERERS = {
     ("paper", "threshold_sweep"): render_threshold_sweep,
     **{("regular-languages", name): render_paper_recipe for name in PAPER_RECIPE_RUNS},
+    **{("real-sequences", name): render_masking for name in MASKING_RUNS},
 }
 
 
@@ -823,4 +870,4 @@ def render(page, load, generated, figures, find_figure, only=None):
     else:
         RENDERERS[page](load, write, figure)
     with open(os.path.join(generated, "algorithms.md"), "w") as f:
-        f.write(_algorithms.table())
+        f.write(hsru_ops.algorithm_table())

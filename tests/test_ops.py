@@ -537,3 +537,25 @@ def test_tanh_dense_validates_its_arguments():
         hsru_ops.tanh_dense([x, x], [kernel], bias)
     with pytest.raises(ValueError, match=r"Received: shape=\(4, 4\)"):
         hsru_ops.tanh_dense([x], [np.ones((4, 4), np.float32)], bias)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 7, 3)])
+def test_matmul_rows_equals_the_float64_product_with_its_gradients(shape, rng):
+    x = rng.normal(size=shape).astype(np.float32)
+    kernel = rng.normal(size=(3, 4)).astype(np.float32)
+    got = keras.ops.convert_to_numpy(hsru_ops.matmul_rows(x, kernel))
+    np.testing.assert_allclose(got, x.astype(np.float64) @ kernel, rtol=1e-5, atol=1e-5)
+    upstream = np.random.default_rng(7).normal(size=(*shape[:-1], 4))
+    expected = [
+        upstream @ kernel.T,
+        x.reshape(-1, 3).T.astype(np.float64) @ upstream.reshape(-1, 4),
+    ]
+    for g, w in zip(grad_of(hsru_ops.matmul_rows, x, kernel), expected):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_matmul_rows_validates_its_arguments():
+    with pytest.raises(ValueError, match=r"Received: x.shape=\(2, 3\), kernel.shape=\(4, 4\)"):
+        hsru_ops.matmul_rows(np.ones((2, 3), np.float32), np.ones((4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"kernel.shape=\(3,\)"):
+        hsru_ops.matmul_rows(np.ones((2, 3), np.float32), np.ones(3, np.float32))

@@ -9,7 +9,6 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_hsru import ops as hsru_ops
 from keras_hsru._validation import check_rate, check_step_input_shape, check_units
-from keras_hsru.ops import _common
 
 # The analog and digital states are integrated in float32 whatever the dtype
 # policy: a long leaky sum or a 0/1 memory has no business in float16.
@@ -133,7 +132,7 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
     def input_current(self, inputs, dtype: str | None = STATE_DTYPE):
         """I = x W_in + b_in, for one step or a whole sequence, in float32
         (or `dtype`; None: the compute dtype, as the matmul leaves it)."""
-        current = _common.matmul_rows(inputs, self.input_kernel) + self.input_bias
+        current = hsru_ops.matmul_rows(inputs, self.input_kernel) + self.input_bias
         return current if dtype is None else ops.cast(current, dtype)
 
     def decay(self):

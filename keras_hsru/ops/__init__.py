@@ -18,6 +18,11 @@ The layers call only `keras.ops` and the functions below:
 - `scan_in_chunks(fn, carry, sequences, chunk_length)`: a function carried
   over consecutive time chunks of a sequence, and `inference_chunk_length()`,
   the chunk length of the layers' forward pass without training here.
+- `right_padded_branch()`: whether the layers' masked calls here send
+  sequences padded at the end to the unmasked scan.
+- `tanh_dense(inputs, kernels, bias)` and `matmul_rows(x, kernel)`: the
+  readout and the projections; `algorithm_table()`: the docs' table of
+  which algorithm runs where.
 
 Which algorithm serves which backend and device is decided in one place,
 `_algorithms.py`. Each backend module (`_jax.py`, `_tensorflow.py`,
@@ -27,7 +32,7 @@ arguments these functions have validated and converted:
 - `spike(x, slope, surrogate)`, `linear_scan(decay, inputs, initial_state)`,
   `xor_scan(spikes, initial_state)`, `counter_scan(up, down, initial_state,
   modulus)`, `scan_in_chunks(fn, carry, sequences,
-  chunk_length)`, `inference_chunk_length()`: as below;
+  chunk_length)`, `inference_chunk_length()`, `right_padded_branch()`: as below;
 - `fused_hybrid_scan(decay, current, threshold, slope, surrogate, potential0,
   memory0, force=False, readout_dtype=None)`: `(V, D)` by the fused path (or
   `(V, D, V_readout, D_readout)` where its kernels write the readout copies),
@@ -51,7 +56,9 @@ from keras_hsru._validation import (
     check_shape,
     is_integer,
 )
+from keras_hsru.ops import _algorithms
 from keras_hsru.ops._common import SURROGATES
+from keras_hsru.ops._common import matmul_rows as matmul_rows_unchecked
 
 # Sequence dtypes whose states are computed in float32.
 HALF_DTYPES = ("bfloat16", "float16")
@@ -65,6 +72,7 @@ BACKEND_FUNCTIONS = (
     "fused_hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",
+    "right_padded_branch",
     "fixed_length_trace",
     "tanh_dense",
 )
@@ -535,6 +543,27 @@ def inference_chunk_length() -> int | None:
     return _implementation().inference_chunk_length()
 
 
+def right_padded_branch() -> bool:
+    """Whether a masked call here tells sequences padded at the end from other masks.
+
+    Where True, a layer's masked call branches at run time: a mask whose
+    rows are unmasked steps then masked ones (padding at the end, the common
+    case) takes the unmasked scan, fused where there is a fused path, since a
+    padding step comes after every step that is read; other masks take the
+    masked scan. Where the branch costs more than it saves (JAX's `lax.cond`
+    on a CPU) every mask takes the masked scan. `keras_hsru/ops/_algorithms.py`
+    decides, by what was measured (`benchmarks/masking.py`).
+
+    Returns:
+        A bool.
+
+    Examples:
+        >>> keras_hsru.ops.right_padded_branch() in (True, False)
+        True
+    """
+    return _implementation().right_padded_branch()
+
+
 def tanh_dense(inputs, kernels, bias):
     """The readout `tanh(sum_i inputs_i @ kernels_i + bias)`.
 
@@ -579,6 +608,54 @@ def tanh_dense(inputs, kernels, bias):
     return _implementation().tanh_dense(inputs, kernels, bias)
 
 
+def matmul_rows(x, kernel):
+    """`x @ kernel` over the last axis of `x`, computed as one 2D matmul.
+
+    A rank-3 matmul's kernel gradient is a contraction over two axes, which
+    the backends compute more slowly than one 2D matmul over the flattened
+    `(batch * time, features)` rows; the layers' projections use this.
+
+    Args:
+        x: A tensor `(..., features)`.
+        kernel: A tensor `(features, units)`.
+
+    Returns:
+        A tensor `(..., units)`.
+
+    Examples:
+        >>> x = keras.ops.ones((2, 3, 4))
+        >>> y = keras_hsru.ops.matmul_rows(x, keras.ops.full((4, 5), 0.5))
+        >>> tuple(y.shape), float(y[0, 0, 0])
+        ((2, 3, 5), 2.0)
+    """
+    x = keras.ops.convert_to_tensor(x)
+    kernel = keras.ops.convert_to_tensor(kernel)
+    if len(kernel.shape) != 2 or len(x.shape) < 1 or x.shape[-1] != kernel.shape[0]:
+        raise ValueError(
+            "`kernel` must have shape (features, units) with the last axis of `x` as "
+            f"features. Received: x.shape={tuple(x.shape)}, kernel.shape={tuple(kernel.shape)}"
+        )
+    return matmul_rows_unchecked(x, kernel)
+
+
+def algorithm_table() -> str:
+    """The Markdown table of which algorithm computes HSRU's scans where.
+
+    One row per backend and device the docs describe ("How it works" shows
+    it): the scan of V, the fused path for V, the spikes and D, the chunk
+    length of a forward pass without training, and why. The choices
+    themselves are made in one place, `keras_hsru/ops/_algorithms.py`.
+
+    Returns:
+        The table as a string of Markdown lines.
+
+    Examples:
+        >>> print(keras_hsru.ops.algorithm_table().splitlines()[0])
+        | backend | device | V scan | fused V, S, D | forward chunks | padded at the end | why |
+    """
+    return _algorithms.table()
+
+
 def fixed_length_trace() -> bool:
     """Whether the graph being traced now holds the sequence length as a constant.
 
@@ -599,5 +676,8 @@ __all__ = [
     "hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",
+    "right_padded_branch",
     "tanh_dense",
+    "matmul_rows",
+    "algorithm_table",
 ]

@@ -55,6 +55,12 @@ class Choice:
         inference_chunk_length: Steps per chunk of a forward pass without
             training, or None for the whole sequence at once.
         why: The reason, in a sentence.
+        right_padded_branch: Whether a masked call branches at run time
+            (`keras.ops.cond`) so that sequences padded at the end take the
+            unmasked scan, fused where there is a fused path; else every mask
+            takes the masked scan. Where the branch costs more than it saves
+            (JAX on a CPU: `lax.cond` doubled the train step), or it is
+            unmeasured, False.
     """
 
     scan: str
@@ -63,6 +69,7 @@ class Choice:
     inference_chunk_length: int | None = None
     why: str = ""
     fused_surrogates: tuple = ()
+    right_padded_branch: bool = False
 
     def fused_takes(self, dtype: str, surrogate: str = "fast_sigmoid") -> bool:
         """Whether the fused path exists here and takes sequences of `dtype` with
@@ -118,7 +125,7 @@ def choose(place: Place) -> Choice:
                     "Under XLA the loop takes one step per iteration over time-major arrays, "
                     "the form XLA compiles well; chunking is untimed there.",
                 )
-            return Choice("sequential", "loop", (), 128, _CPU_LOOP_WHY)
+            return Choice("sequential", "loop", (), 128, _CPU_LOOP_WHY, right_padded_branch=True)
         return Choice(
             "doubling",
             None,
@@ -167,8 +174,8 @@ DOCUMENTED_PLACES = (
 def table() -> str:
     """The Markdown table of `choose` over `DOCUMENTED_PLACES` (the docs show it)."""
     rows = [
-        "| backend | device | V scan | fused V, S, D | forward chunks | why |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| backend | device | V scan | fused V, S, D | forward chunks | padded at the end | why |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for backend, device, place in DOCUMENTED_PLACES:
         choice = choose(place)
@@ -176,5 +183,9 @@ def table() -> str:
         if choice.fused and (choice.fused_dtypes or choice.fused_surrogates):
             fused += f" ({', '.join(choice.fused_dtypes + choice.fused_surrogates)})"
         chunks = choice.inference_chunk_length or "whole sequence"
-        rows.append(f"| {backend} | {device} | {choice.scan} | {fused} | {chunks} | {choice.why} |")
+        padded = "unmasked scan" if choice.right_padded_branch else "masked scan"
+        rows.append(
+            f"| {backend} | {device} | {choice.scan} | {fused} | {chunks} | {padded} "
+            f"| {choice.why} |"
+        )
     return "\n".join(rows) + "\n"

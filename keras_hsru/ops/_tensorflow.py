@@ -229,6 +229,10 @@ def inference_chunk_length():
     return _choice().inference_chunk_length
 
 
+def right_padded_branch():
+    return _choice().right_padded_branch
+
+
 def _sequential_scan(decay, inputs, reverse):
     if decay.shape.rank == 1:
         sequences = (inputs,)

@@ -262,6 +262,10 @@ def inference_chunk_length():
     return _choice("cuda" if torch.cuda.is_available() else "cpu").inference_chunk_length
 
 
+def right_padded_branch():
+    return _choice("cuda" if torch.cuda.is_available() else "cpu").right_padded_branch
+
+
 def fixed_length_trace():
     # The tracer records the Python loops over time for the traced length.
     return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
