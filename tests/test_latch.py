@@ -88,10 +88,13 @@ def test_noise_inside_the_band_leaves_the_latch_where_the_xor_bit_flips():
     np.testing.assert_array_equal(memories["toggle"], [1, 0, 1, 0] + [0] * 10)
 
 
+@pytest.mark.parametrize("padding", ["any", "right"])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_masked_sequences_hold_the_latch(go_backwards, rng):
+def test_masked_sequences_hold_the_latch(go_backwards, padding, rng):
     x, weights = draw_counter_problem(rng, 2, length=15)
     mask = rng.random((3, 15)) < 0.7
+    if padding == "right":  # the unmasked scan's path (see test_layers.py)
+        mask = np.arange(15) < np.array([[0], [9], [15]])
     mask[0] = False
     initial = [
         np.zeros((3, 5), np.float32),

@@ -75,6 +75,59 @@ def test_right_padded_mask_equals_cut_sequences(kind, rng):
         np.testing.assert_array_equal(d[i], ref_d[0])
 
 
+def test_right_padding_is_told_from_other_masks():
+    from keras_hsru.layers.hsru import right_padded
+
+    def told(rows):
+        return bool(numpy(right_padded(np.array(rows, bool))))
+
+    assert told([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 1]]) and told([[1], [0]])
+    assert not told([[1, 1, 0], [0, 1, 1]])  # left padding
+    assert not told([[1, 0, 1]])  # a gap
+
+
+@pytest.mark.parametrize("branch", [True, False])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_right_padded_gradients_equal_each_sequence_cut(return_sequences, branch, rng, monkeypatch):
+    # With the branch (keras_hsru.ops.right_padded_branch; by default on
+    # TensorFlow graphs on a CPU only), right padding takes the unmasked scan;
+    # either way the gradients equal the float64 backpropagation through each
+    # sequence alone.
+    monkeypatch.setattr(keras_hsru.ops, "right_padded_branch", lambda: branch)
+    x, weights = draw_problem(rng, length=10)
+    lengths = [10, 6, 1]
+    mask = np.arange(10)[None, :] < np.array(lengths)[:, None]
+    x = np.where(mask[..., None], x, np.nan).astype(np.float32)  # padding is never read
+    cot = np.random.default_rng(3)
+    g_seq, g_y, g_v, g_d = cot.normal(size=(3, 10, 5)), *cot.normal(size=(3, 3, 5))
+    if not return_sequences:
+        g_seq = np.zeros((3, 1, 5))
+    layer = make_layer("hsru", weights, 4, 5, return_sequences=return_sequences, return_state=True)
+    outputs, dx, dw = layer_gradients(layer, x, [g_seq, g_y, g_v, g_d], mask=mask)
+    want_dw = [np.zeros_like(w, np.float64) for w in weights]
+    for i, n in enumerate(lengths):
+        ref_out, (ref_y, ref_v, ref_d) = reference.hsru_forward(x[i : i + 1, :n], weights, SLOPE)
+        if return_sequences:
+            # A padded step's output is the last one again.
+            np.testing.assert_allclose(outputs[0][i, :n], ref_out[0], atol=ATOL)
+            np.testing.assert_allclose(
+                outputs[0][i, n:], ref_y[0][None].repeat(10 - n, 0), atol=ATOL
+            )
+            upstream = g_seq[i : i + 1, :n].copy()
+            upstream[:, -1] += g_seq[i, n:].sum(0)
+        else:
+            upstream = np.zeros((1, n, 5))
+        upstream[:, -1] += g_y[i]
+        ref_dx, ref_dw = reference.hsru_gradients(
+            x[i : i + 1, :n], weights, SLOPE, upstream, g_v[i : i + 1], g_d[i : i + 1]
+        )
+        np.testing.assert_allclose(dx[i, :n], ref_dx[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(dx[i, n:], 0.0)
+        want_dw = [total + g for total, g in zip(want_dw, ref_dw)]
+    for got, want in zip(dw, want_dw):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_arbitrary_mask_skips_steps(kind, rng):
     x, weights = draw_problem(rng, length=10)

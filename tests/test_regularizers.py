@@ -81,10 +81,14 @@ def masked_potentials(x, weights, mask):
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
-@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("masked", [False, "any", "right"])
 def test_the_penalty_and_its_threshold_gradient_match_the_reference(implementation, masked, rng):
     x, weights = draw_problem(rng, batch=3, length=10, input_dim=4, units=5)
-    mask = (rng.uniform(size=(3, 10)) < 0.7) if masked else None
+    mask = {
+        False: None,
+        "any": rng.uniform(size=(3, 10)) < 0.7,
+        "right": np.arange(10) < np.array([[10], [4], [0]]),  # the unmasked scan's path
+    }[masked]
     regularizer = SpikeRateRegularizer(target=0.2, weight=3.0)
     layer = make_layer(
         "hsru", weights, 4, 5, implementation=implementation, spike_rate_regularizer=regularizer

@@ -367,10 +367,14 @@ class HSRUCell(LeakyIntegratorCell):
         # What a masked step holds is never read, as in keras' RNN loop: zeroed
         # before the projection, a NaN or inf in padding reaches neither the
         # outputs nor the gradients (0 * NaN would be NaN).
-        sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
-        step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
-        decay = self.decay() * step + (1 - step)
-        potential = hsru_ops.linear_scan(decay, self.input_current(sequences) * step, potential0)
+        keep = ops.expand_dims(mask, -1)
+        sequences = ops.where(keep, sequences, ops.zeros_like(sequences))
+        step = ops.cast(keep, STATE_DTYPE)
+        # Selected rather than mixed (decay * step + 1 - step): the same values,
+        # and XLA on a CPU compiled the product into a train step twice as slow.
+        decay = ops.where(keep, self.decay(), 1.0)
+        current = ops.where(keep, self.input_current(sequences), 0.0)
+        potential = hsru_ops.linear_scan(decay, current, potential0)
         spikes, memory = self.memory_scan(potential, memory0, step)
         return potential, spikes, memory, step
 
@@ -451,7 +455,9 @@ class HSRU(keras.layers.RNN):
     Which algorithm runs on which backend and device is decided in one
     place, `keras_hsru/ops/_algorithms.py` (the docs' "How it works" shows
     the table). Sequences with a mask use the composed scans with a per-step
-    decay. Where it is the faster (JAX, and TensorFlow graphs, on a CPU:
+    decay; where `keras_hsru.ops.right_padded_branch()` says so (TensorFlow
+    graphs on a CPU), a batch padded at the end takes the unmasked path
+    instead, with the same results. Where it is the faster (JAX, and TensorFlow graphs, on a CPU:
     `keras_hsru.ops.inference_chunk_length`), a call without training
     (`predict`, `training=False`) and without a mask runs chunk by chunk,
     projections and readout included, so that of its sequence-sized arrays
@@ -760,12 +766,43 @@ class HSRU(keras.layers.RNN):
                 outputs = ops.expand_dims(last_output, 1)
             return last_output, outputs, [last_output, *final_states]
 
-        return self._masked_scan(initial_output, initial_states, sequences, mask, training)
+        regularize = training and self.spike_rate_regularizer is not None
+        arguments = (initial_output, initial_states, sequences, mask, regularize)
+        if not hsru_ops.right_padded_branch() or hsru_ops.fixed_length_trace():
+            # Where the branch costs more than it saves, and under torch's
+            # tracer, which would record the branch this mask takes as the only one.
+            results = self._masked_scan(*arguments)
+        else:
+            # Sequences padded at the end (the common case) take the unmasked
+            # scan, fused where there is a fused path: a padding step comes
+            # after every step that is read, so it changes nothing upstream.
+            results = ops.cond(
+                right_padded(mask),
+                lambda: self._right_padded_scan(*arguments),
+                lambda: self._masked_scan(*arguments),
+            )
+        if regularize:
+            # Added out of the branches, whose tensors a backend may not let out.
+            self._add_spike_rate_loss(results[-1])
+        return results[:3]
 
     def _unmasked_scan(self, initial_states, sequences, regularize=False):
         """`((V, D) after the last step, outputs or None)` of unmasked `sequences`
         from `initial_states` (V, D); outputs only if `return_sequences`. With
         `regularize`, adds the spike rate penalty."""
+        states = self._unmasked_states(initial_states, sequences)
+        potential, memory = states[:2]
+        if regularize and self.spike_rate_regularizer is not None:
+            # The spikes again, from V, with the surrogate gradient: the fused
+            # paths return V and D only, and V's gradient carries the penalty's.
+            self._add_spike_rate_loss(ops.mean(self.cell.spike_count(potential), axis=(0, 1)))
+        outputs = self.cell.readout(*states[-2:]) if self.return_sequences else None
+        return (potential[:, -1], memory[:, -1]), outputs
+
+    def _unmasked_states(self, initial_states, sequences):
+        """V and D at every step of unmasked `sequences` from `initial_states`,
+        then, under mixed precision with `return_sequences`, their copies for
+        the readout in the compute dtype where the fused kernels write them."""
         cell = self.cell
         # Under mixed precision the scan takes I as the matmul leaves it and
         # hands back V and D for the readout in the compute dtype too: the GPU
@@ -789,25 +826,56 @@ class HSRU(keras.layers.RNN):
                 cell.decay(), cell.input_current(sequences), potential0
             )
             states = (potential, cell.memory_scan(potential, memory0)[1])
-        potential, memory = states[:2]
-        if regularize and self.spike_rate_regularizer is not None:
-            # The spikes again, from V, with the surrogate gradient: the fused
-            # paths return V and D only, and V's gradient carries the penalty's.
-            self._add_spike_rate_loss(ops.mean(cell.spike_count(potential), axis=(0, 1)))
-        outputs = cell.readout(*states[-2:]) if self.return_sequences else None
-        return (potential[:, -1], memory[:, -1]), outputs
+        return states
 
     def _add_spike_rate_loss(self, rates):
         self.add_loss(ops.cast(self.spike_rate_regularizer(rates), "float32"))
 
-    def _masked_scan(self, initial_output, initial_states, sequences, mask, training=False):
-        """`(last_output, outputs, states)` of `sequences` under a (batch, time) mask."""
+    def _right_padded_scan(self, initial_output, initial_states, sequences, mask, regularize):
+        """`_masked_scan` where each row's mask is unmasked steps then masked ones."""
+        cell = self.cell
+        step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
+        # Zeroed, padding (even NaN) reaches neither the read states nor,
+        # through the scans' reverse passes, the gradients.
+        sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
+        states = self._unmasked_states(initial_states, sequences)
+        potential, memory = states[:2]
+        # A row's last unmasked step: 1 there, 0 elsewhere (all 0 in an empty row).
+        following = ops.concatenate([step[:, 1:], ops.zeros_like(step[:, :1])], axis=1)
+        last_step = step - following
+        any_step = ops.any(mask, axis=1, keepdims=True)
+        final_potential = ops.where(
+            any_step, ops.sum(potential * last_step, axis=1), initial_states[0]
+        )
+        final_memory = ops.where(any_step, ops.sum(memory * last_step, axis=1), initial_states[1])
+        if self.return_sequences:
+            # A masked step repeats the last unmasked step's output, or the
+            # initial one in a row without a step.
+            outputs = ops.cast(cell.readout(*states[-2:]), STATE_DTYPE)
+            last_output = ops.where(
+                any_step,
+                ops.sum(outputs * last_step, axis=1),
+                ops.cast(initial_output, STATE_DTYPE),
+            )
+            outputs = ops.where(ops.expand_dims(mask, -1), outputs, ops.expand_dims(last_output, 1))
+        else:
+            last_output = ops.where(
+                any_step, cell.readout(final_potential, final_memory), initial_output
+            )
+            outputs = ops.expand_dims(last_output, 1)
+        results = (last_output, outputs, [last_output, final_potential, final_memory])
+        if regularize:
+            spikes = cell.spike_count(potential) * step
+            steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
+            results += (ops.sum(spikes, axis=(0, 1)) / steps,)
+        return results
+
+    def _masked_scan(self, initial_output, initial_states, sequences, mask, regularize):
+        """`(last_output, outputs, states)` of `sequences` under a (batch, time)
+        mask, then, with `regularize`, the spike rates to penalise."""
         cell = self.cell
         potential, spikes, memory, step = cell._masked_states(sequences, mask, *initial_states)
         final_potential, final_memory = potential[:, -1], memory[:, -1]
-        if training and self.spike_rate_regularizer is not None:
-            steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
-            self._add_spike_rate_loss(ops.sum(spikes, axis=(0, 1)) / steps)
 
         if self.return_sequences:
             # A masked step repeats the previous output. V and D hold at masked
@@ -827,7 +895,11 @@ class HSRU(keras.layers.RNN):
             any_step = ops.any(mask, axis=1, keepdims=True)
             last_output = ops.where(any_step, last_output, initial_output)
             outputs = ops.expand_dims(last_output, 1)
-        return last_output, outputs, [last_output, final_potential, final_memory]
+        results = (last_output, outputs, [last_output, final_potential, final_memory])
+        if regularize:
+            steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
+            results += (ops.sum(spikes, axis=(0, 1)) / steps,)
+        return results
 
     def get_config(self):
         cell_config = self.cell.get_config()
@@ -845,6 +917,12 @@ class HSRU(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def right_padded(mask):
+    """Whether no row of a boolean `(batch, time)` mask has an unmasked step after a masked one."""
+    mask = ops.cast(mask, "int32")
+    return ops.all(mask[:, 1:] <= mask[:, :-1])
 
 
 def cell_property(name):
