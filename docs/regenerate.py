@@ -139,6 +139,13 @@ RUNS = {
           "classifier-toggle", "classifier-analog", "classifier-short", "classifier-1layer",
           "classifier-mean"])
         for dataset in ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead")
+    ]
+    # What a mask costs, at PickupGestureWiimoteZ's longest length and the study's width.
+    + [
+        (f"masking-{backend}", backend,
+         ["benchmarks/masking.py", "--batch", "32", "--features", "1", "--units", "64",
+          "--lengths", "361", "--rounds", "3", "--return-sequences"])
+        for backend in ("jax", "tensorflow", "torch")
     ],
     "regular-languages": [
         ("regular_languages-parity", "jax",

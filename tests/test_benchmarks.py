@@ -163,3 +163,19 @@ def test_speed_benchmark_trains_under_a_mixed_policy(tmp_path):
     )
     assert result["dtype_policy"] == "mixed_bfloat16"
     assert all(row["train_s"] > 0 for row in result["results"]), result["results"]
+
+
+def test_masking_benchmark_times_each_padding_against_the_unmasked_batch(tmp_path):
+    result = run_benchmark(
+        "masking.py",
+        [*TINY, "--lengths", "8", "--repeats", "1", "--layers", "HSRU", "LSTM"],
+        tmp_path / "masking.json",
+    )
+    rows = result["results"]
+    assert [(r["layer"], r["padding"]) for r in rows] == [
+        (layer, padding) for layer in ("HSRU", "LSTM") for padding in ("unmasked", "right", "left")
+    ]
+    for row in rows:
+        assert row["train_s"] > 0 and 2 <= row["mean_length"] <= 8, row
+        if row["padding"] == "unmasked":
+            assert row["x_unmasked"] == 1.0, row
