@@ -102,6 +102,7 @@ def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path)
     assert "Received: --steps 1000" in failed.stderr
 
 
+@documented_on_jax  # the argument's handling is the same Python on every backend
 def test_example_json_argument_overrides_the_default_path(tmp_path):
     out = tmp_path / "elsewhere.json"
     run_script(
