@@ -58,6 +58,26 @@ def test_hsru_exposes_cell_arguments():
     assert isinstance(layer.cell, keras_hsru.HSRUCell)
 
 
+@pytest.mark.parametrize("layer_class", [keras_hsru.HSRU, keras_hsru.AttentiveHSRU])
+def test_layers_spell_out_their_arguments_and_show_their_cells(layer_class):
+    # As keras' LSTM does: each argument in the signature, each cell argument a
+    # read-only property that reads the cell.
+    import inspect
+
+    from keras_hsru.layers.hsru import CELL_ARGUMENTS
+
+    signature = inspect.signature(layer_class.__init__).parameters
+    arguments = inspect.signature(keras_hsru.HSRU.__init__).parameters
+    assert set(arguments) - {"kwargs"} <= set(signature)
+    layer = layer_class(3, surrogate_slope=2.5, memory="latch", seed=4, dropout=0.1)
+    names = CELL_ARGUMENTS + layer_class.extra_cell_arguments
+    for name in names:
+        assert name in signature, name
+        assert isinstance(inspect.getattr_static(layer_class, name), property), name
+        assert getattr(layer, name) is getattr(layer.cell, name), name
+    assert (layer.surrogate_slope, layer.memory, layer.seed) == (2.5, "latch", 4)
+
+
 def test_keras_file_round_trip_in_safe_mode(tmp_path):
     model = build_model()
     x = probe_inputs()

@@ -6,7 +6,7 @@ import keras
 from keras import constraints, initializers, ops, regularizers
 
 from keras_hsru._validation import check_positive_finite
-from keras_hsru.layers.hsru import HSRU, HSRUCell, cell_property
+from keras_hsru.layers.hsru import HSRU, HSRUCell
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE
 
 ATTENTION_ARGUMENTS = (
@@ -132,8 +132,11 @@ class AttentiveHSRU(HSRU):
         attention_initializer: As in `AttentiveHSRUCell`.
         attention_regularizer: As in `AttentiveHSRUCell`.
         attention_constraint: As in `AttentiveHSRUCell`.
-        **kwargs: The arguments of `HSRU` (cell arguments, `return_sequences`,
-            `return_state`, `go_backwards`, `stateful`, `implementation`, ...).
+        surrogate_slope, surrogate, memory_states, memory, the initializers,
+            regularizers and constraints, dropout, seed, return_sequences,
+            return_state, go_backwards, stateful, unroll, implementation:
+            As in `HSRU`.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Call arguments:
         sequences: A 3D tensor `(batch, time, features)`.
@@ -161,6 +164,35 @@ class AttentiveHSRU(HSRU):
         attention_initializer="zeros",
         attention_regularizer=None,
         attention_constraint=None,
+        surrogate_slope: float = 5.0,
+        surrogate: str = "fast_sigmoid",
+        memory_states: int = 2,
+        memory: str = "toggle",
+        input_initializer="glorot_uniform",
+        output_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        tau_initializer=None,
+        threshold_initializer=None,
+        input_regularizer=None,
+        output_regularizer=None,
+        bias_regularizer=None,
+        tau_regularizer=None,
+        threshold_regularizer=None,
+        activity_regularizer=None,
+        spike_rate_regularizer=None,
+        input_constraint=None,
+        output_constraint=None,
+        bias_constraint=None,
+        tau_constraint=None,
+        threshold_constraint=None,
+        dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        implementation: str = "auto",
         **kwargs,
     ):
         super().__init__(
@@ -169,9 +201,50 @@ class AttentiveHSRU(HSRU):
             attention_initializer=attention_initializer,
             attention_regularizer=attention_regularizer,
             attention_constraint=attention_constraint,
+            surrogate_slope=surrogate_slope,
+            surrogate=surrogate,
+            memory_states=memory_states,
+            memory=memory,
+            input_initializer=input_initializer,
+            output_initializer=output_initializer,
+            bias_initializer=bias_initializer,
+            tau_initializer=tau_initializer,
+            threshold_initializer=threshold_initializer,
+            input_regularizer=input_regularizer,
+            output_regularizer=output_regularizer,
+            bias_regularizer=bias_regularizer,
+            tau_regularizer=tau_regularizer,
+            threshold_regularizer=threshold_regularizer,
+            activity_regularizer=activity_regularizer,
+            spike_rate_regularizer=spike_rate_regularizer,
+            input_constraint=input_constraint,
+            output_constraint=output_constraint,
+            bias_constraint=bias_constraint,
+            tau_constraint=tau_constraint,
+            threshold_constraint=threshold_constraint,
+            dropout=dropout,
+            seed=seed,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            implementation=implementation,
             **kwargs,
         )
 
+    @property
+    def attention_sharpness(self):
+        return self.cell.attention_sharpness
 
-for _name in ATTENTION_ARGUMENTS:
-    setattr(AttentiveHSRU, _name, cell_property(_name))
+    @property
+    def attention_initializer(self):
+        return self.cell.attention_initializer
+
+    @property
+    def attention_regularizer(self):
+        return self.cell.attention_regularizer
+
+    @property
+    def attention_constraint(self):
+        return self.cell.attention_constraint

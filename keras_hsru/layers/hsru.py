@@ -593,14 +593,41 @@ class HSRU(keras.layers.RNN):
         implementation: str = "auto",
         **kwargs,
     ):
-        arguments = locals()
-        for name in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
-            check_bool(name, arguments[name])
+        for name, value in (
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("go_backwards", go_backwards),
+            ("stateful", stateful),
+            ("unroll", unroll),
+        ):
+            check_bool(name, value)
+        # A subclass's own cell arguments (AttentiveHSRU's) come through kwargs.
         extra_arguments = {
             name: kwargs.pop(name) for name in self.extra_cell_arguments if name in kwargs
         }
         cell = self.cell_class(
-            **{name: arguments[name] for name in CELL_ARGUMENTS},
+            units=units,
+            surrogate_slope=surrogate_slope,
+            surrogate=surrogate,
+            memory_states=memory_states,
+            memory=memory,
+            input_initializer=input_initializer,
+            output_initializer=output_initializer,
+            bias_initializer=bias_initializer,
+            tau_initializer=tau_initializer,
+            threshold_initializer=threshold_initializer,
+            input_regularizer=input_regularizer,
+            output_regularizer=output_regularizer,
+            bias_regularizer=bias_regularizer,
+            tau_regularizer=tau_regularizer,
+            threshold_regularizer=threshold_regularizer,
+            input_constraint=input_constraint,
+            output_constraint=output_constraint,
+            bias_constraint=bias_constraint,
+            tau_constraint=tau_constraint,
+            threshold_constraint=threshold_constraint,
+            dropout=dropout,
+            seed=seed,
             **extra_arguments,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
@@ -632,6 +659,95 @@ class HSRU(keras.layers.RNN):
                 "Received: implementation='loop' with a spike_rate_regularizer"
             )
         self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    # Like keras' LSTM, the layer exposes its cell's arguments as read-only properties.
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def surrogate_slope(self):
+        return self.cell.surrogate_slope
+
+    @property
+    def surrogate(self):
+        return self.cell.surrogate
+
+    @property
+    def memory_states(self):
+        return self.cell.memory_states
+
+    @property
+    def memory(self):
+        return self.cell.memory
+
+    @property
+    def input_initializer(self):
+        return self.cell.input_initializer
+
+    @property
+    def output_initializer(self):
+        return self.cell.output_initializer
+
+    @property
+    def bias_initializer(self):
+        return self.cell.bias_initializer
+
+    @property
+    def tau_initializer(self):
+        return self.cell.tau_initializer
+
+    @property
+    def threshold_initializer(self):
+        return self.cell.threshold_initializer
+
+    @property
+    def input_regularizer(self):
+        return self.cell.input_regularizer
+
+    @property
+    def output_regularizer(self):
+        return self.cell.output_regularizer
+
+    @property
+    def bias_regularizer(self):
+        return self.cell.bias_regularizer
+
+    @property
+    def tau_regularizer(self):
+        return self.cell.tau_regularizer
+
+    @property
+    def threshold_regularizer(self):
+        return self.cell.threshold_regularizer
+
+    @property
+    def input_constraint(self):
+        return self.cell.input_constraint
+
+    @property
+    def output_constraint(self):
+        return self.cell.output_constraint
+
+    @property
+    def bias_constraint(self):
+        return self.cell.bias_constraint
+
+    @property
+    def tau_constraint(self):
+        return self.cell.tau_constraint
+
+    @property
+    def threshold_constraint(self):
+        return self.cell.threshold_constraint
+
+    @property
+    def dropout(self):
+        return self.cell.dropout
+
+    @property
+    def seed(self):
+        return self.cell.seed
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
@@ -923,12 +1039,3 @@ def right_padded(mask):
     """Whether no row of a boolean `(batch, time)` mask has an unmasked step after a masked one."""
     mask = ops.cast(mask, "int32")
     return ops.all(mask[:, 1:] <= mask[:, :-1])
-
-
-def cell_property(name):
-    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
-
-
-# Like keras' LSTM, the layer exposes its cell's arguments as read-only properties.
-for _name in CELL_ARGUMENTS:
-    setattr(HSRU, _name, cell_property(_name))
