@@ -44,8 +44,6 @@ arguments these functions have validated and converted:
   say so instead of exporting a graph that is wrong at other lengths.
 """
 
-import importlib
-
 import keras
 
 from keras_hsru._validation import (
@@ -77,21 +75,26 @@ BACKEND_FUNCTIONS = (
     "tanh_dense",
 )
 
-_MODULES = {
-    "jax": "keras_hsru.ops._jax",
-    "tensorflow": "keras_hsru.ops._tensorflow",
-    "torch": "keras_hsru.ops._torch",
-}
+# The active backend's module, chosen once at import as keras chooses its own
+# backend, so that each function's call into it is a plain reference.
+_BACKEND = keras.backend.backend()
+if _BACKEND == "jax":
+    from keras_hsru.ops import _jax as _backend_module
+elif _BACKEND == "tensorflow":
+    from keras_hsru.ops import _tensorflow as _backend_module
+elif _BACKEND == "torch":
+    from keras_hsru.ops import _torch as _backend_module
+else:
+    _backend_module = None
 
 
 def _implementation():
-    backend = keras.backend.backend()
-    if backend not in _MODULES:
+    if _backend_module is None:
         raise ValueError(
             "keras_hsru supports the backends 'jax', 'tensorflow' and 'torch'. "
-            f"Received: backend={backend!r}"
+            f"Received: backend={_BACKEND!r}"
         )
-    return importlib.import_module(_MODULES[backend])
+    return _backend_module
 
 
 def check_slope(slope) -> float:
