@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 from _outputs import add_output_arguments, output_file, write_json
+from _parity import LABELS, LEARNING_RATES, train
 from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import TSNE
-from temporal_parity import LABELS, LEARNING_RATES, train
 
 # HSRU at its swept rate and at a 10x higher one (both reach 100% in the
 # sweep), and the LSTM at its swept rate.

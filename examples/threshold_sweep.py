@@ -24,8 +24,8 @@ from types import SimpleNamespace
 
 import keras
 import numpy as np
-import temporal_parity
 from _outputs import add_output_arguments, write_json
+from _parity import train
 
 from keras_hsru.callbacks import SurrogateSlopeSchedule
 
@@ -88,9 +88,9 @@ def main():
             }
             callbacks = () if schedule is None else (SurrogateSlopeSchedule(schedule),)
             scores = [
-                temporal_parity.train("hsru", 1e-2, seed, setup, layer_arguments, None, callbacks)[
-                    2
-                ]["test_accuracy"][final]
+                train("hsru", 1e-2, seed, setup, layer_arguments, None, callbacks)[2][
+                    "test_accuracy"
+                ][final]
                 for seed in range(args.seeds)
             ]
             results[f"threshold={threshold}, slope={label}"] = scores
