@@ -981,9 +981,7 @@ class HSRU(keras.layers.RNN):
             outputs = ops.expand_dims(last_output, 1)
         results = (last_output, outputs, [last_output, final_potential, final_memory])
         if regularize:
-            spikes = cell.spike_count(potential) * step
-            steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
-            results += (ops.sum(spikes, axis=(0, 1)) / steps,)
+            results += (masked_spike_rates(cell.spike_count(potential) * step, step),)
         return results
 
     def _masked_scan(self, initial_output, initial_states, sequences, mask, regularize):
@@ -1013,8 +1011,7 @@ class HSRU(keras.layers.RNN):
             outputs = ops.expand_dims(last_output, 1)
         results = (last_output, outputs, [last_output, final_potential, final_memory])
         if regularize:
-            steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
-            results += (ops.sum(spikes, axis=(0, 1)) / steps,)
+            results += (masked_spike_rates(spikes, step),)
         return results
 
     def get_config(self):
@@ -1033,6 +1030,12 @@ class HSRU(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def masked_spike_rates(spikes, step):
+    """Each unit's spikes per unmasked step, `step` the mask as float32 `(batch, time, 1)`."""
+    steps = ops.maximum(ops.sum(step, axis=(0, 1)), 1.0)
+    return ops.sum(spikes, axis=(0, 1)) / steps
 
 
 def right_padded(mask):
