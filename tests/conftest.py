@@ -14,6 +14,15 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
     atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
 
+# Under pytest-xdist each worker computes on its share of the cores (and so do
+# the scripts it runs, which inherit the environment). torch's OpenMP threads
+# spin while they wait: two workers of two threads each on two cores ran
+# torch's tests about a quarter slower (CONTRIBUTING.md). Set before the
+# backend is imported, which reads it once.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // _workers))
+
 import keras  # noqa: E402
 import numpy as np
 import pytest
@@ -81,3 +90,23 @@ def chunks_of_four(monkeypatch):
 
 def pytest_report_header(config):
     return f"keras {keras.__version__}, backend {BACKEND}, KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}"
+
+
+# The files whose tests run for tens of seconds each (whole scripts in fresh
+# processes, trainings): first, so that pytest-xdist's workers finish together
+# on the many short tests instead of one waiting for the other's last long test.
+LONG_FIRST = (
+    "test_resume.py",
+    "test_examples.py",
+    "test_docs.py",
+    "test_properties.py",
+    "test_benchmarks.py",
+    "test_classifier.py",
+    "test_serialization.py",
+    "test_distributed.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: index for index, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))

@@ -10,7 +10,7 @@ import time
 import keras
 import pytest
 
-from tests.support.scripts import ROOT, run_script
+from tests.support.scripts import ROOT, run_script, run_script_here
 
 # distributed.py needs two devices set up per engine: tests/test_distributed.py runs it.
 EXAMPLES = sorted(
@@ -82,24 +82,15 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
 
 @documented_on_jax
 def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path):
-    failed = run_script(
-        os.path.join("examples", "regular_languages.py"),
-        [
-            "--train-lengths",
-            "10",
-            "30",
-            "60",
-            "--steps",
-            "1000",
-            "--json",
-            str(tmp_path / "r.json"),
-        ],
-        check=False,
-        capture=True,
-    )
-    assert failed.returncode != 0
-    assert "--steps must split into 3 stages" in failed.stderr, failed.stderr
-    assert "Received: --steps 1000" in failed.stderr
+    # The check comes before any training: run in this process.
+    arguments = ["--train-lengths", "10", "30", "60", "--steps", "1000"]
+    with pytest.raises(ValueError, match="--steps must split into 3 stages") as raised:
+        run_script_here(
+            os.path.join("examples", "regular_languages.py"),
+            [*arguments, "--json", str(tmp_path / "r.json")],
+        )
+    assert "Received: --steps 1000" in str(raised.value)
+    assert not (tmp_path / "r.json").exists()
 
 
 @documented_on_jax  # the argument's handling is the same Python on every backend

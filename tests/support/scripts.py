@@ -28,3 +28,22 @@ def run_script(path, arguments=(), check=True, capture=False, extra_env=None, cw
         timeout=600,
         cwd=cwd,
     )
+
+
+def run_script_here(path, arguments=()):
+    """Runs `ROOT/path arguments` as `__main__` in this process, as Python would run
+    the file (its directory first on sys.path); returns the script's namespace.
+
+    For what a script does before it builds anything (parsing and checking its
+    arguments): a fresh Python would spend its time importing the backend again.
+    """
+    import runpy
+
+    script = os.path.join(ROOT, path)
+    saved_argv, saved_path = sys.argv, sys.path[:]
+    sys.argv = [script, *arguments]
+    sys.path.insert(0, os.path.dirname(script))
+    try:
+        return runpy.run_path(script, run_name="__main__")
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
