@@ -19,8 +19,8 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 # spin while they wait: two workers of two threads each on two cores ran
 # torch's tests about a quarter slower (CONTRIBUTING.md). Set before the
 # backend is imported, which reads it once.
-_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-if _workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+if "OMP_NUM_THREADS" not in os.environ and "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
     os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // _workers))
 
 import keras  # noqa: E402

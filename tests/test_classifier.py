@@ -131,7 +131,8 @@ def test_works_inside_scikit_learn_cross_validation_and_grid_search(rng):
     classifier = keras.wrappers.SKLearnClassifier(
         # Batches of 6 divide the folds (12 sequences) and the refit (24): one
         # train step traced or compiled per fit, not a second for a short last batch.
-        model=make_model, fit_kwargs={"epochs": 2, "batch_size": 6, "verbose": 0}
+        model=make_model,
+        fit_kwargs={"epochs": 2, "batch_size": 6, "verbose": 0},
     )
     scores = cross_val_score(classifier, x[..., 0], y, cv=2)
     assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
