@@ -1,5 +1,6 @@
-"""The paper's tasks, and the regular-language tasks of Delétang et al. (ICLR 2023), as
-`keras.utils.PyDataset`s that draw fresh sequences for every batch.
+"""The paper's tasks, the regular-language tasks of Delétang et al. (ICLR 2023) and group
+word problems (Merrill et al., ICML 2024), as `keras.utils.PyDataset`s that draw fresh
+sequences for every batch.
 
 Each batch is generated from `(seed, epoch, batch index)`, so a run is
 reproducible, no batch repeats across epochs, and the sequence length can be
@@ -504,6 +505,100 @@ class ModularArithmetic(SequenceTask):
         return _one_hot(expression, self.tokens), value.astype("int32")
 
 
+def _group_elements(group):
+    """The elements of `group` as permutations of its points, sorted (the identity first)."""
+    import itertools
+    import re
+
+    match = re.fullmatch(r"([ZDSA])(\d+)", group) if isinstance(group, str) else None
+    family, n = (match[1], int(match[2])) if match else (None, 0)
+    points = range(n)
+    if family == "Z" and 2 <= n <= 120:
+        elements = [tuple((i + k) % n for i in points) for k in points]
+    elif family == "D" and 3 <= n <= 60:
+        rotations = [tuple((i + k) % n for i in points) for k in points]
+        elements = rotations + [tuple((k - i) % n for i in points) for k in points]
+    elif family in ("S", "A") and 3 <= n <= 5:
+        elements = list(itertools.permutations(points))
+        if family == "A":
+            elements = [p for p in elements if _is_even(p)]
+    else:
+        raise ValueError(
+            "`group` must be 'Z<n>' (2 <= n <= 120, cyclic), 'D<n>' (3 <= n <= 60, the "
+            "dihedral group of an n-gon), 'S<n>' or 'A<n>' (3 <= n <= 5, symmetric or "
+            f"alternating). Received: group={group!r}"
+        )
+    return np.array(sorted(elements), dtype="int64")
+
+
+def _is_even(permutation):
+    inversions = sum(a > b for i, a in enumerate(permutation) for b in permutation[i + 1 :])
+    return inversions % 2 == 0
+
+
+class WordProblem(SequenceTask):
+    """A finite group's word problem (Merrill et al., ICML 2024): the product of a word.
+
+    Each token is an element of `group`, one-hot over the group's elements,
+    shape `(batch, length, order)`; the label `(batch,)` is the element the
+    whole word multiplies to, `g_1 g_2 ... g_length` (apply `g_1` first). An
+    automaton that follows it needs the group itself as its states: a
+    cyclic group `Z<n>` is a counter modulo n moved by up to n - 1 counts a
+    step; `S3` and `D4` (the square's symmetries) are solvable and not
+    abelian; `A5` is the smallest group that is not solvable.
+
+    The elements are permutations of the group's points (`elements`), sorted,
+    so that element 0 is the identity; `table[a, b]` is the index of `a`
+    followed by `b`.
+
+    Args:
+        length, batch_size, steps_per_epoch, seed, **kwargs: As in
+            `SequenceTask`.
+        group: `"Z<n>"` (cyclic, 2 <= n <= 120), `"D<n>"` (dihedral, of
+            order 2n, 3 <= n <= 60), `"S<n>"` or `"A<n>"` (symmetric or
+            alternating, 3 <= n <= 5): at most 120 elements. Default: `"S3"`.
+
+    Examples:
+        >>> task = keras_hsru.tasks.WordProblem(length=10, group="D4", batch_size=4, seed=0)
+        >>> x, y = task[0]
+        >>> x.shape, y.shape, task.classes
+        ((4, 10, 8), (4,), 8)
+    """
+
+    def __init__(self, length, group: str = "S3", **kwargs):
+        self.elements = _group_elements(group)
+        super().__init__(length, **kwargs)
+        self.group = group
+        index = {p.tobytes(): i for i, p in enumerate(self.elements)}
+        # composed[a, b] = b after a: (b[a[0]], b[a[1]], ...).
+        composed = self.elements[np.arange(self.classes)[None, :, None], self.elements[:, None, :]]
+        self.table = np.array(
+            [index[p.tobytes()] for p in composed.reshape(-1, composed.shape[-1])], dtype="int64"
+        ).reshape(self.classes, self.classes)
+
+    @property
+    def classes(self) -> int:
+        return len(self.elements)
+
+    @property
+    def tokens(self) -> int:
+        return len(self.elements)
+
+    def product(self, words):
+        """The index of the product of each row of `words` (element indices), in
+        log2(length) vectorised rounds of pairwise products."""
+        words = np.asarray(words, dtype="int64")
+        while words.shape[1] > 1:
+            if words.shape[1] % 2:
+                words = np.pad(words, ((0, 0), (0, 1)))  # times the identity
+            words = self.table[words[:, 0::2], words[:, 1::2]]
+        return words[:, 0]
+
+    def generate(self, rng, count, length):
+        words = rng.integers(0, self.classes, size=(count, length))
+        return _one_hot(words, self.classes), self.product(words).astype("int32")
+
+
 __all__ = [
     "SequenceTask",
     "DelayedEcho",
@@ -513,4 +608,5 @@ __all__ = [
     "EvenPairs",
     "CycleNavigation",
     "ModularArithmetic",
+    "WordProblem",
 ]

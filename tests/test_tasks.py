@@ -195,6 +195,73 @@ def test_modular_arithmetic_labels_are_the_expressions_values(length, operators)
         assert label == eval(expression) % modulus, expression
 
 
+def derived_length(task):
+    """The steps of the derived series G > [G, G] > ... to the trivial group, or None
+    when it stops at a non-trivial group (G is not solvable)."""
+    group, table, steps = set(range(task.classes)), task.table, 0
+    inverse = {a: int(np.argmax(table[a] == 0)) for a in group}
+    while len(group) > 1:
+        commutators = {
+            table[table[inverse[a], inverse[b]], table[a, b]] for a in group for b in group
+        }
+        subgroup = set(commutators)
+        while True:  # the subgroup the commutators generate
+            grown = subgroup | {table[a, b] for a in subgroup for b in subgroup}
+            if grown == subgroup:
+                break
+            subgroup = grown
+        if subgroup == group:
+            return None
+        group, steps = subgroup, steps + 1
+    return steps
+
+
+@pytest.mark.parametrize(
+    "group, order, abelian, solvable",
+    [("Z60", 60, True, True), ("S3", 6, False, True), ("D4", 8, False, True),
+     ("A5", 60, False, False), ("S5", 120, False, False)],
+)  # fmt: skip
+def test_word_problem_groups_are_the_groups_named(group, order, abelian, solvable):
+    task = tasks.WordProblem(5, group=group)
+    table, elements = task.table, task.elements
+    assert task.classes == task.tokens == order and elements.shape[0] == order
+    assert list(elements[0]) == list(range(elements.shape[1]))  # element 0: the identity
+    identity = np.arange(order)
+    assert (table[0] == identity).all() and (table[:, 0] == identity).all()
+    assert all(sorted(row) == list(identity) for row in table)  # each row a permutation
+    # Associative, and each entry the composition of the permutations: b after a.
+    for a in range(order):
+        for b in range(order):
+            assert list(elements[table[a, b]]) == list(elements[b][elements[a]])
+    assert np.array_equal(table, table.T) == abelian
+    assert (derived_length(task) is not None) == solvable
+
+
+@pytest.mark.parametrize("group", ["Z60", "D4", "A5"])
+@pytest.mark.parametrize("length", [1, 2, 7, 64])
+def test_word_problem_labels_are_the_words_products(group, length):
+    task = tasks.WordProblem(length, group=group, batch_size=32, seed=3)
+    x, y = task[0]
+    assert x.shape == (32, length, task.classes) and y.shape == (32,) and y.dtype == np.int32
+    for tokens, label in zip(decoded(x), y):
+        # The permutations applied one after the other, g_1 first.
+        points = np.arange(task.elements.shape[1])
+        for token in tokens:
+            points = task.elements[token][points]
+        assert list(task.elements[label]) == list(points)
+    if group == "Z60":  # element k shifts by k: the product is the sum modulo 60
+        assert (y == decoded(x).sum(axis=1) % 60).all()
+    assert len(set(y)) > 1
+
+
+def test_a_word_problem_of_a_non_abelian_group_depends_on_the_order():
+    task = tasks.WordProblem(2, group="S3")
+    words = np.array([[a, b] for a in range(6) for b in range(6)])
+    swapped = task.product(words[:, ::-1])
+    assert (task.product(words) != swapped).any()
+    assert (task.product(words) == task.table[words[:, 0], words[:, 1]]).all()
+
+
 def test_a_length_range_draws_each_batchs_length_reproducibly():
     task = tasks.ParityCheck((3, 9), batch_size=4, steps_per_epoch=40, seed=5)
     assert task.variable_length and task.length == (3, 9)
@@ -236,6 +303,11 @@ def test_a_model_trains_on_lengths_drawn_per_batch(task_class):
         (lambda: tasks.ModularArithmetic(10, modulus=1), "modulus=1"),
         (lambda: tasks.ModularArithmetic(10, operators="/"), "operators='/'"),
         (lambda: tasks.ModularArithmetic(10, operators=""), "operators=''"),
+        (lambda: tasks.WordProblem(10, group="Q8"), "group='Q8'"),
+        (lambda: tasks.WordProblem(10, group="Z1"), "group='Z1'"),
+        (lambda: tasks.WordProblem(10, group="S6"), "group='S6'"),
+        (lambda: tasks.WordProblem(10, group="D121"), "group='D121'"),
+        (lambda: tasks.WordProblem(10, group=5), "group=5"),
     ],
 )
 def test_the_regular_tasks_validate_their_arguments(make, message):
