@@ -74,6 +74,27 @@ def test_onnx_from_tensorflow_and_jax_serves_any_batch_and_length(rng, tmp_path)
 
 
 @needs("onnxruntime")
+@pytest.mark.skipif(BACKEND == "torch", reason="torch's static route is tested below")
+@pytest.mark.parametrize("export_format", ["onnx", "tf_saved_model"])
+@pytest.mark.parametrize("shape", [(3, 7, 3), (None, 130, 3)])
+def test_a_static_signature_exports_and_serves_its_shape(export_format, shape, rng, tmp_path):
+    # A fixed time axis traces the scans at a known length, a route of its own.
+    if export_format == "onnx":
+        pytest.importorskip("tf2onnx" if BACKEND == "tensorflow" else "jax2onnx")
+    import tensorflow as tf
+
+    model, x = exported_model(rng)
+    path = str(tmp_path / ("model.onnx" if export_format == "onnx" else "model"))
+    signature = [keras.InputSpec(shape=shape, dtype="float32")]
+    model.export(path, format=export_format, input_signature=signature, verbose=False)
+    loaded = None if export_format == "onnx" else tf.saved_model.load(path)
+    for batch in (1, 3) if shape[0] is None else (shape[0],):
+        inputs = x[:batch, : shape[1]]
+        served = run_onnx(path, inputs) if loaded is None else loaded.serve(inputs).numpy()
+        np.testing.assert_allclose(served, model.predict(inputs, verbose=0), atol=1e-5)
+
+
+@needs("onnxruntime")
 @pytest.mark.skipif(BACKEND != "torch", reason="torch's traced ONNX export")
 def test_onnx_from_torch_warns_of_the_traced_length_and_the_static_route_matches(rng, tmp_path):
     model, x = exported_model(rng)

@@ -64,16 +64,35 @@ def _scan_over_time(step, carry, xs, reverse=False):
         )
         return carry, outputs
 
-    if not isinstance(length, int):
-        # A symbolic length (export): a while loop, which every exporter converts.
-        def step_at(state):
-            i, loop_state = state
-            return i + 1, body(i, loop_state)
+    return _loop(length, body, (carry, outputs))
 
-        return jax.lax.while_loop(lambda state: state[0] < length, step_at, (0, (carry, outputs)))[
-            1
-        ]
-    return jax.lax.fori_loop(0, length, body, (carry, outputs))
+
+def _loop(count, body, state):
+    """`lax.fori_loop(0, count, body, state)`, a while loop where `count` is
+    symbolic (an export of a `None` axis: every exporter converts it).
+
+    What `body` closes over travels in the loop's state instead: with a
+    static input signature jax2onnx converts a loop's body on its own, and
+    converts none that closes over a traced array.
+    """
+    # The index as the loop makes it: int32, or int64 with 64-bit types on.
+    body, constants = jax.closure_convert(body, jnp.asarray(0, dtype=int), state)
+
+    def converted(i, loop_state):
+        state, constants = loop_state
+        return body(i, state, *constants), constants
+
+    if isinstance(count, int):
+        return jax.lax.fori_loop(0, count, converted, (state, constants))[0]
+
+    def step(counted):
+        i, loop_state = counted
+        return i + 1, converted(i, loop_state)
+
+    _, (state, _) = jax.lax.while_loop(
+        lambda counted: counted[0] < count, step, (0, (state, constants))
+    )
+    return state
 
 
 def scan_in_chunks(fn, carry, sequences, chunk_length):
@@ -104,7 +123,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
         def body(i, carry):
             return fn(carry, chunk_at(i)[1])[0]
 
-        return jax.lax.fori_loop(0, count, body, carry), None
+        return _loop(count, body, carry), None
 
     outputs = jnp.zeros(
         (head_outputs.shape[0], length, *head_outputs.shape[2:]), head_outputs.dtype
@@ -117,7 +136,7 @@ def scan_in_chunks(fn, carry, sequences, chunk_length):
         carry, chunk_outputs = fn(carry, chunk)
         return carry, jax.lax.dynamic_update_slice_in_dim(outputs, chunk_outputs, start, axis=1)
 
-    return jax.lax.fori_loop(0, count, body_with_outputs, (carry, outputs))
+    return _loop(count, body_with_outputs, (carry, outputs))
 
 
 def fixed_length_trace():
