@@ -21,7 +21,9 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 # backend is imported, which reads it once.
 if "OMP_NUM_THREADS" not in os.environ and "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     _workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // _workers))
+    # The cores this process may use (Linux), or the machine's (macOS has no affinity).
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (_cores or 1) // _workers))
 
 import keras  # noqa: E402
 import numpy as np
