@@ -10,6 +10,9 @@ would when the tasks follow the training epoch (`SequenceTask.set_epoch`,
 which `Curriculum` and `keras_hsru.callbacks.EpochSync` call).
 """
 
+import itertools
+import re
+
 import keras
 import numpy as np
 
@@ -507,9 +510,6 @@ class ModularArithmetic(SequenceTask):
 
 def _group_elements(group):
     """The elements of `group` as permutations of its points, sorted (the identity first)."""
-    import itertools
-    import re
-
     match = re.fullmatch(r"([ZDSA])(\d+)", group) if isinstance(group, str) else None
     family, n = (match[1], int(match[2])) if match else (None, 0)
     points = range(n)

@@ -81,17 +81,26 @@ def test_a_static_signature_exports_and_serves_its_shape(export_format, shape, r
     # A fixed time axis traces the scans at a known length, a route of its own.
     if export_format == "onnx":
         pytest.importorskip("tf2onnx" if BACKEND == "tensorflow" else "jax2onnx")
-    import tensorflow as tf
-
     model, x = exported_model(rng)
     path = str(tmp_path / ("model.onnx" if export_format == "onnx" else "model"))
     signature = [keras.InputSpec(shape=shape, dtype="float32")]
     model.export(path, format=export_format, input_signature=signature, verbose=False)
-    loaded = None if export_format == "onnx" else tf.saved_model.load(path)
+    if export_format == "onnx":
+
+        def serve(inputs):
+            return run_onnx(path, inputs)
+
+    else:
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)  # keeps the variables alive
+
+        def serve(inputs):
+            return loaded.serve(inputs).numpy()
+
     for batch in (1, 3) if shape[0] is None else (shape[0],):
         inputs = x[:batch, : shape[1]]
-        served = run_onnx(path, inputs) if loaded is None else loaded.serve(inputs).numpy()
-        np.testing.assert_allclose(served, model.predict(inputs, verbose=0), atol=1e-5)
+        np.testing.assert_allclose(serve(inputs), model.predict(inputs, verbose=0), atol=1e-5)
 
 
 @needs("onnxruntime")
