@@ -6,6 +6,7 @@ import math
 import keras
 from keras import ops
 
+from keras_hsru import ops as hsru_ops
 from keras_hsru._validation import (
     check_choice,
     check_positive_int,
@@ -244,9 +245,10 @@ def _stacked_parameter_count(layer_count, units, input_dim, num_layers):
     return total + units + 1
 
 
-def _hsru_layer_count(units, inputs):
-    # W_in, b_in, tau, threshold, W_out (2 units x units), b_out.
-    return inputs * units + 2 * units * units + 4 * units
+def _hsru_layer_count(units, inputs, memory_states=2):
+    # W_in, b_in, tau, threshold, W_out (one units x units block for V and one
+    # per channel of D: memory_states blocks in all), b_out.
+    return inputs * units + memory_states * units * units + 4 * units
 
 
 def _lstm_layer_count(units, inputs):
@@ -254,7 +256,9 @@ def _lstm_layer_count(units, inputs):
     return 4 * units * (inputs + units + 1)
 
 
-def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> int:
+def comparable_lstm_units(
+    units: int, input_dim: int, num_layers: int = 1, memory_states: int = 2
+) -> int:
     """The LSTM width whose `LSTMBaseline` has the parameter count closest to `HSRURNN(units)`.
 
     Counted from the layers' weight shapes, without building any model
@@ -265,6 +269,9 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
         units: Positive integer, units per layer of the HSRURNN.
         input_dim: Positive integer, input features.
         num_layers: Positive integer, layers of both models.
+        memory_states: Integer >= 2, the HSRU layers' `memory_states` (a
+            k-state memory reads k - 1 channels of D out, so W_out grows
+            with k).
 
     Returns:
         The number of LSTM units.
@@ -272,18 +279,26 @@ def comparable_lstm_units(units: int, input_dim: int, num_layers: int = 1) -> in
     Examples:
         >>> keras_hsru.models.comparable_lstm_units(16, input_dim=1)
         11
+        >>> keras_hsru.models.comparable_lstm_units(16, input_dim=1, memory_states=5)
+        17
     """
     units = check_units(units)
     input_dim = check_positive_int("input_dim", input_dim)
     num_layers = check_positive_int("num_layers", num_layers)
-    target = _stacked_parameter_count(_hsru_layer_count, units, input_dim, num_layers)
+    memory_states = hsru_ops.check_memory_states(memory_states)
+
+    def hsru_layer_count(units, inputs):
+        return _hsru_layer_count(units, inputs, memory_states)
+
+    target = _stacked_parameter_count(hsru_layer_count, units, input_dim, num_layers)
 
     def distance(lstm_units):
         count = _stacked_parameter_count(_lstm_layer_count, lstm_units, input_dim, num_layers)
         return abs(count - target)
 
-    # An LSTM holds about twice the parameters of an HSRU of the same width.
-    return min(range(1, 2 * units + 1), key=distance)
+    # An LSTM layer holds about 4 units^2 recurrent parameters, an HSRU layer
+    # memory_states units^2: the closest width lies below this bound.
+    return min(range(1, memory_states * units + 2), key=distance)
 
 
 READOUTS = ("last", "mean")

@@ -111,14 +111,22 @@ def test_sequence_to_sequence_head_and_encode():
     assert tuple(HSRURNN(4).encode(x).shape) == (2, 4)
 
 
-@pytest.mark.parametrize("units, input_dim, num_layers", [(16, 1, 1), (5, 3, 2)])
-def test_comparable_lstm_units_matches_the_parameter_count(units, input_dim, num_layers):
+@pytest.mark.parametrize(
+    "units, input_dim, num_layers, memory_states", [(16, 1, 1, 2), (5, 3, 2, 2), (6, 2, 2, 5)]
+)
+def test_comparable_lstm_units_matches_the_parameter_count(
+    units, input_dim, num_layers, memory_states
+):
     # The function counts from weight shapes; check those counts against built models.
-    hsru = HSRURNN(units, num_layers=num_layers)
+    hsru = HSRURNN(units, num_layers=num_layers, layer_arguments={"memory_states": memory_states})
     hsru.build((None, None, input_dim))
-    counted = _stacked_parameter_count(_hsru_layer_count, units, input_dim, num_layers)
+    counted = _stacked_parameter_count(
+        lambda u, i: _hsru_layer_count(u, i, memory_states), units, input_dim, num_layers
+    )
     assert counted == hsru.count_params()
-    lstm_units = comparable_lstm_units(units, input_dim=input_dim, num_layers=num_layers)
+    lstm_units = comparable_lstm_units(
+        units, input_dim=input_dim, num_layers=num_layers, memory_states=memory_states
+    )
     distances = {}
     for n in (lstm_units - 1, lstm_units, lstm_units + 1):
         lstm = LSTMBaseline(n, num_layers=num_layers)
@@ -140,6 +148,7 @@ def test_comparable_lstm_units_matches_the_parameter_count(units, input_dim, num
         (lambda: LSTMBaseline(-2), "units=-2"),
         (lambda: comparable_lstm_units(8, input_dim=0), "input_dim=0"),
         (lambda: comparable_lstm_units(8, input_dim=1, num_layers=0), "num_layers=0"),
+        (lambda: comparable_lstm_units(8, input_dim=1, memory_states=1), "memory_states=1"),
     ],
 )
 def test_invalid_arguments_raise_value_errors_naming_the_value(make, message):
