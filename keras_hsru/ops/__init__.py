@@ -353,9 +353,9 @@ def hybrid_scan(
         initial_potential: Optional `(batch, units)`, `V_{-1}`. Zeros if None.
         initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
         fused: `None` (the faster path here, see above), `True` (the fused
-            path; a ValueError where this backend has none for the device or
-            dtype: torch needs CUDA, Triton and float32, JAX on a GPU float32;
-            both GPU kernels compute the fast sigmoid surrogate only) or
+            path; a ValueError where this backend has none for the device,
+            dtype or surrogate: `algorithm_table()` lists where each runs and
+            what it takes) or
             `False` (the composed ops).
         surrogate: One of `SURROGATES` (see `spike`). Default: the paper's
             `"fast_sigmoid"`.
