@@ -15,8 +15,12 @@ from tests.support.scripts import run_script, run_script_here
 TINY = ["--batch", "2", "--features", "3", "--units", "4"]
 
 
-def run_benchmark(script, arguments, out):
-    run_script(f"benchmarks/{script}", [*arguments, "--json", str(out)])
+def run_benchmark(script, arguments, out, fresh_process=False):
+    """Runs `script arguments --json out` and returns what it wrote: in this
+    process (a fresh Python's import of the backend takes longer than a tiny
+    benchmark), or with `fresh_process` in a new Python."""
+    run = run_script if fresh_process else run_script_here
+    run(f"benchmarks/{script}", [*arguments, "--json", str(out)])
     return json.loads(out.read_text())
 
 
@@ -82,8 +86,7 @@ def test_fused_scan_benchmark_compares_both_paths_or_says_why_not(tmp_path):
     ],
 )
 def test_benchmarks_reject_a_non_positive_size(script, argument):
-    # The check comes before any model is built: run in this process, so that
-    # the test does not pay a fresh Python's import of the backend.
+    # The check comes before any model is built.
     name = argument.lstrip("-")
     message = f"--{name} must be a positive integer. Received: {name}="
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -97,6 +100,7 @@ def test_pallas_kernel_benchmark_checks_and_times_every_setting(tmp_path):
         ["--interpret", "--batch", "2", "--units", "8", "--lengths", "5"]
         + ["--unrolls", "2", "4", "--blocks", "4", "--repeats", "1", "--rounds", "1"],
         tmp_path / "pallas.json",
+        fresh_process=True,  # it sets the kernels' tunables, module state of the package
     )
     summary = {s["path"]: s for s in result["summary"]}
     assert set(summary) == {"composed", "unroll 2, block 4", "unroll 4, block 4"}

@@ -20,9 +20,14 @@ EXAMPLES = sorted(
 )
 
 
-def run_quick_mode(script, directory):
-    """Runs `script --quick` in `directory` with the default outputs; returns its result."""
-    run_script(os.path.join("examples", script), ["--quick"], cwd=directory)
+def run_quick_mode(script, directory, fresh_process=False):
+    """Runs `script --quick` in `directory` with the default outputs; returns its result.
+
+    In this process (the import of the backend would take as long as the
+    run), or with `fresh_process` in a new Python.
+    """
+    run = run_script if fresh_process else run_script_here
+    run(os.path.join("examples", script), ["--quick"], cwd=directory)
     return check_outputs(directory)
 
 
@@ -67,14 +72,14 @@ def check_outputs(tmp_path):
 def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
     out = tmp_path / "result.json"
     arguments = ["--quick", "--tasks", "parity_check", "--models", "hsru", "--json", str(out)]
-    run_script(
+    run_script_here(
         os.path.join("examples", "regular_languages.py"),
         [*arguments, "--train-lengths", "4", "6", "8"],
     )
     result = json.loads(out.read_text())
     assert result["curriculum"] == [4, 6, 8] and result["train_lengths"] is None
     assert result["runs"][0]["epoch_lengths"] == [4, 6, 8]  # --quick: an epoch of 2 steps a stage
-    run_script(os.path.join("examples", "regular_languages.py"), arguments)
+    run_script_here(os.path.join("examples", "regular_languages.py"), arguments)
     drawn = json.loads(out.read_text())
     assert drawn["curriculum"] is None and drawn["train_lengths"] == [1, 6]
     assert drawn["runs"][0]["epoch_lengths"] is None
@@ -82,7 +87,7 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
 
 @documented_on_jax
 def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path):
-    # The check comes before any training: run in this process.
+    # The check comes before any training.
     arguments = ["--train-lengths", "10", "30", "60", "--steps", "1000"]
     with pytest.raises(ValueError, match="--steps must split into 3 stages") as raised:
         run_script_here(
@@ -96,7 +101,7 @@ def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path)
 @documented_on_jax  # the argument's handling is the same Python on every backend
 def test_example_json_argument_overrides_the_default_path(tmp_path):
     out = tmp_path / "elsewhere.json"
-    run_script(
+    run_script_here(
         os.path.join("examples", "quickstart_parity.py"),
         ["--quick", "--json", str(out), "--output-dir", str(tmp_path / "unused")],
     )
@@ -137,7 +142,9 @@ def test_temporal_parity_killed_mid_run_resumes_from_its_backup_to_the_same_resu
 
     # The uninterrupted run: quick mode with the default outputs, no backup.
     (tmp_path / "uninterrupted").mkdir()
-    uninterrupted = run_quick_mode("temporal_parity.py", tmp_path / "uninterrupted")
+    uninterrupted = run_quick_mode(
+        "temporal_parity.py", tmp_path / "uninterrupted", fresh_process=True
+    )
 
     # Killed once a run has finished and the next one has backed up an epoch.
     process = subprocess.Popen(command("killed"), env=env, stdout=subprocess.DEVNULL)
