@@ -10,16 +10,17 @@ from tests.support.scripts import ROOT
 
 # Pages whose every ```python block runs, in order, in one namespace.
 PAGES = (
-    "index.md",
-    "getting-started.md",
-    "user-guide.md",
-    "monitoring.md",
-    "real-sequences.md",
+    "README.md",
+    "docs/index.md",
+    "docs/getting-started.md",
+    "docs/user-guide.md",
+    "docs/monitoring.md",
+    "docs/real-sequences.md",
 )
 
 
 def python_blocks(page):
-    with open(os.path.join(ROOT, "docs", page)) as f:
+    with open(os.path.join(ROOT, page)) as f:
         text = f.read()
     return re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
 
@@ -31,7 +32,7 @@ def test_every_snippet_runs(page):
     namespace = {"__name__": f"docs_{page}"}
     for index, block in enumerate(blocks):
         try:
-            exec(compile(block, f"docs/{page}, block {index + 1}", "exec"), namespace)
+            exec(compile(block, f"{page}, block {index + 1}", "exec"), namespace)
         finally:
             keras.config.set_dtype_policy("float32")
 
@@ -45,3 +46,46 @@ def test_the_readme_quotes_the_current_cpu_table():
     names = {"jax": "JAX", "tensorflow": "TensorFlow", "torch": "torch"}
     for backend, _, _, lstm, *_ in rows:
         assert f"{names[backend.strip()]} {lstm.strip()}" in readme, (backend, lstm)
+
+
+def markdown_files():
+    pages = [os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))]
+    for directory, _, names in os.walk(os.path.join(ROOT, "docs", "generated")):
+        pages += [os.path.relpath(os.path.join(directory, name), ROOT) for name in names]
+    pages += ["README.md", "CONTRIBUTING.md", "CHANGELOG.md"]
+    return sorted(page for page in pages if page.endswith(".md"))
+
+
+def accidental_list_items(text):
+    """Lines outside code blocks that Markdown reads as a numbered list item out
+    of sequence: a wrapped sentence whose line starts with a number and a full
+    stop ("900. steps ...") becomes a list of one item and cuts the sentence."""
+    found, fenced, expected = [], False, None
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        item = None if fenced else re.match(r"\s*(\d+)\. ", line)
+        if item is None:
+            continue
+        value = int(item.group(1))
+        if value == 1 or value == expected:
+            expected = value + 1
+        else:
+            found.append(f"line {number}: {line.strip()[:60]}")
+    return found
+
+
+def test_accidental_list_items_are_found():
+    assert accidental_list_items("1. one\n2. two\n\n1. again\n") == []
+    assert accidental_list_items("steps at a rate over\n900. steps, then\n") == [
+        "line 2: 900. steps, then"
+    ]
+    assert accidental_list_items("```\n3. in code\n```\n") == []
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="reads text files: once per CI run")
+@pytest.mark.parametrize("page", markdown_files())
+def test_no_wrapped_line_starts_a_numbered_list(page):
+    with open(os.path.join(ROOT, page)) as f:
+        assert accidental_list_items(f.read()) == [], page

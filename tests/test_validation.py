@@ -102,3 +102,34 @@ STATE = np.zeros((2, 4), np.float32)
 def test_call_arguments_that_cannot_fit_fail_clearly(cls, sequences, call_kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(4)(sequences, **call_kwargs)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="the import runs in a fresh Python with its own backend: once per CI run",
+)
+def test_a_backend_that_is_not_installed_fails_the_import_with_how_to_fix_it(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support.scripts import ROOT
+
+    # A fresh Python where torch cannot be imported, as on a machine without it.
+    code = (
+        "import sys\n"
+        "class NoTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "import keras_hsru\n"
+    )
+    # Keras writes its config under KERAS_HOME: a scratch directory.
+    env = {"PYTHONPATH": ROOT, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path)}
+    process = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert process.returncode != 0
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError: Keras is set to run on torch"), last
+    assert "KERAS_BACKEND='torch'" in last and 'pip install ".[torch]"' in last, last
