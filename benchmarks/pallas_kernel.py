@@ -1,10 +1,10 @@
 """JAX: the fused Pallas kernels for V, S and D against the composed ops, per kernel setting.
 
-`keras_hsru/ops/_pallas.py` walks time sequentially in programs of
-`BLOCK_UNITS` units, loading `UNROLL` steps' rows before using the first. This
-times, on the current device, `hybrid_scan` forward, and forward then
-backward (what a train step runs), jit-compiled, for each (unroll, block)
-setting and for the composed ops (linear_scan + spike + xor_scan, what
+The Pallas kernels (`keras_hsru.ops.pallas_hybrid_scan`) walk time
+sequentially in programs of `block_units` units, loading `unroll` steps' rows
+before using the first. This times, on the current device, the kernels
+forward, and forward then backward (what a train step runs), jit-compiled,
+for each (unroll, block) setting and for the composed ops (linear_scan + spike + xor_scan, what
 `implementation="scan"` runs), in `--rounds` alternating passes; prints medians, each
 setting's speed-up over the composed ops, and the bandwidth it reached on the
 bytes it must move (forward: read I, write V and D; backward: read the two
@@ -37,12 +37,12 @@ def composed(decay, current, threshold, potential0, memory0):
 
 
 def fused(unroll, block, interpret):
-    from keras_hsru.ops import _pallas
+    from keras_hsru import ops
 
     def run(decay, current, threshold, potential0, memory0):
-        # The kernels read these when traced, which happens inside this call.
-        _pallas.UNROLL, _pallas.BLOCK_UNITS = unroll, block
-        return _pallas.hybrid_scan(decay, current, threshold, SLOPE, potential0, memory0, interpret)
+        return ops.pallas_hybrid_scan(
+            decay, current, threshold, SLOPE, potential0, memory0, unroll, block, interpret
+        )
 
     return run
 

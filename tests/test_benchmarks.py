@@ -100,7 +100,6 @@ def test_pallas_kernel_benchmark_checks_and_times_every_setting(tmp_path):
         ["--interpret", "--batch", "2", "--units", "8", "--lengths", "5"]
         + ["--unrolls", "2", "4", "--blocks", "4", "--repeats", "1", "--rounds", "1"],
         tmp_path / "pallas.json",
-        fresh_process=True,  # it sets the kernels' tunables, module state of the package
     )
     summary = {s["path"]: s for s in result["summary"]}
     assert set(summary) == {"composed", "unroll 2, block 4", "unroll 4, block 4"}

@@ -160,3 +160,55 @@ def test_pallas_half_precision_kernels_lower_to_triton_for_cuda(dtype):
     specs = [jax.ShapeDtypeStruct(shape, d) for shape, d in zip(shapes, dtypes)]
     lowered = jax.jit(train_step).trace(*specs).lower(lowering_platforms=("cuda",))
     assert lowered.as_text().count("xla.gpu.triton") == 2
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the Pallas kernels serve the JAX backend")
+@pytest.mark.parametrize("unroll, block_units", [(1, 4), (5, 32)])
+def test_pallas_hybrid_scan_with_any_tiling_equals_the_composed_ops(rng, unroll, block_units):
+    import jax
+    import jax.numpy as jnp
+
+    from keras_hsru import ops
+
+    decay, current, threshold, potential0, memory0 = _pallas_problem(rng, 2, 13, 24)
+
+    def loss(scan):
+        def value(*args):
+            potential, memory = scan(*args)
+            return jnp.sum(potential * potential) + jnp.sum(memory * jnp.arange(24.0))
+
+        return jax.value_and_grad(value, argnums=(0, 1, 2, 3, 4))
+
+    def tiled(*args):
+        return ops.pallas_hybrid_scan(
+            *args[:3], 3.0, *args[3:], unroll=unroll, block_units=block_units, interpret=True
+        )
+
+    def composed(*args):
+        return ops.hybrid_scan(*args[:3], 3.0, *args[3:], fused=False)
+
+    args = (decay, current, threshold, potential0, memory0)
+    (got, got_grads), (want, want_grads) = loss(tiled)(*args), loss(composed)(*args)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    for name, a, b in zip(["decay", "current", "threshold", "V0", "D0"], got_grads, want_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"unroll": 0}, "unroll=0"),
+        ({"block_units": 24}, "block_units=24"),
+        ({"block_units": 0}, "block_units=0"),
+        ({"interpret": "yes"}, "interpret='yes'"),
+        ({"slope": -1.0}, "surrogate_slope=-1.0"),
+    ],
+)
+def test_pallas_hybrid_scan_rejects_bad_arguments(kwargs, message):
+    from keras_hsru import ops
+
+    arguments = {"slope": 3.0, **kwargs}
+    current = np.zeros((1, 3, 4), "float32")
+    expected = message if BACKEND == "jax" else f"backend='{BACKEND}'"
+    with pytest.raises(ValueError, match=expected):
+        ops.pallas_hybrid_scan(np.ones(4) * 0.5, current, np.zeros(4), **arguments)

@@ -14,7 +14,8 @@ The layers call only `keras.ops` and the functions below:
   a cumulative count with the exact gradient of the step-by-step counter.
 - `hybrid_scan(decay, current, threshold, slope, ...)`: V and D together, by
   the three above or by a backend's fused kernels (`_triton.py` for torch,
-  `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`).
+  `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`);
+  `pallas_hybrid_scan(...)`: JAX's Pallas kernels with a chosen tiling.
 - `scan_in_chunks(fn, carry, sequences, chunk_length)`: a function carried
   over consecutive time chunks of a sequence, and `inference_chunk_length()`,
   the chunk length of the layers' forward pass without training here.
@@ -440,6 +441,105 @@ def hybrid_scan(
     if readout_dtype is not None and len(states) == 2:
         states = (*states, *(keras.ops.cast(state, readout_dtype) for state in states))
     return tuple(states)
+
+
+def pallas_hybrid_scan(
+    decay,
+    current,
+    threshold,
+    slope: float,
+    initial_potential=None,
+    initial_memory=None,
+    unroll: int = 16,
+    block_units: int = 32,
+    interpret: bool = False,
+):
+    """JAX: `hybrid_scan`'s Pallas kernels (the GPU's fused path) with a chosen tiling.
+
+    `hybrid_scan` runs these kernels on a JAX GPU with the defaults here;
+    this runs them with other settings, for tuning them to a GPU
+    (`benchmarks/pallas_kernel.py` times each setting). Each program of the
+    kernels owns one batch row and a block of units, and walks time
+    sequentially, loading `unroll` steps' rows before it uses the first.
+    The surrogate is the fast sigmoid, as in the GPU's fused path.
+
+    Args:
+        decay: Tensor `(units,)`, the per-unit decay in (0, 1).
+        current: Tensor `(batch, time, units)`: float32, bfloat16 or float16
+            (V, D and every sum are float32).
+        threshold: Tensor `(units,)`, the firing threshold.
+        slope: Positive finite float, the surrogate's slope `k`.
+        initial_potential: Optional `(batch, units)`, `V_{-1}`. Zeros if None.
+        initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
+        unroll: Positive integer, the steps loaded per iteration of the
+            kernels' loops over time. Default: `16`.
+        block_units: Power of two, the most units a program owns (the
+            largest power of two up to it that divides the units).
+            Default: `32`.
+        interpret: Whether to run the kernels in Pallas' interpreter, on any
+            device (the tests check them on CPUs that way). Default: `False`,
+            a GPU compiles them.
+
+    Returns:
+        `(V, D)`, two float32 tensors of shape `(batch, time, units)`, the
+        same as `hybrid_scan`'s.
+
+    Examples:
+        >>> if keras.backend.backend() == "jax":
+        ...     v, d = keras_hsru.ops.pallas_hybrid_scan(
+        ...         [0.5], [[[0.6], [0.0], [1.0]]], [0.2], 5.0, unroll=2, interpret=True
+        ...     )
+        ...     print(keras.ops.convert_to_numpy(d[0, :, 0]).tolist())
+        ... else:
+        ...     print([1.0, 0.0, 1.0])
+        [1.0, 0.0, 1.0]
+    """
+    if _BACKEND != "jax":
+        raise ValueError(
+            "pallas_hybrid_scan runs JAX's Pallas kernels; use hybrid_scan on other "
+            f"backends. Received: backend={_BACKEND!r}"
+        )
+    slope = check_slope(slope)
+    unroll = check_positive_int("unroll", unroll)
+    block_units = check_positive_int("block_units", block_units)
+    if block_units & (block_units - 1):
+        raise ValueError(
+            f"`block_units` must be a power of two. Received: block_units={block_units!r}"
+        )
+    interpret = check_bool("interpret", interpret)
+    current = keras.ops.convert_to_tensor(current)
+    _check_sequence("current", current)
+    current_dtype = keras.backend.standardize_dtype(current.dtype)
+    if current_dtype not in ("float32", *HALF_DTYPES):
+        raise ValueError(
+            f"`current` must be float32, bfloat16 or float16. Received: dtype={current_dtype}"
+        )
+    if initial_potential is None:
+        initial_potential = keras.ops.zeros(keras.ops.shape(current[:, 0]), "float32")
+    if initial_memory is None:
+        initial_memory = keras.ops.zeros(keras.ops.shape(current[:, 0]), "float32")
+    decay, threshold, initial_potential, initial_memory = (
+        keras.ops.convert_to_tensor(t, "float32")
+        for t in (decay, threshold, initial_potential, initial_memory)
+    )
+    for name, value in (("decay", decay), ("threshold", threshold)):
+        _check_per_unit(name, value, current)
+    _check_state("initial_potential", initial_potential, current)
+    _check_state("initial_memory", initial_memory, current)
+    from keras_hsru.ops import _pallas
+
+    return _pallas.hybrid_scan(
+        decay,
+        current,
+        threshold,
+        slope,
+        initial_potential,
+        initial_memory,
+        interpret,
+        None,
+        unroll,
+        block_units,
+    )
 
 
 def _time_chunked_hybrid_scan(

@@ -5,9 +5,11 @@ integration), S (spikes) and D (XOR memory) for a whole sequence in a single
 pass over memory, and one kernel computes all their gradients in a single
 reverse pass. They are written for Pallas' Triton lowering, which has no
 associative scan with a custom combine, so each program owns one batch row and
-`BLOCK_UNITS` units and walks time sequentially, `UNROLL` steps per loop
+`block_units` units and walks time sequentially, `unroll` steps per loop
 iteration: those steps' rows are loaded before the first is used, so their
-memory latencies overlap.
+memory latencies overlap. Both are arguments (`benchmarks/pallas_kernel.py`
+times the settings through `keras_hsru.ops.pallas_hybrid_scan`); the defaults
+are the settings measured fastest.
 
 The gradients are those of the step-by-step equations with the fast-sigmoid
 surrogate, by the same recurrences as the Triton kernels (written out in
@@ -37,23 +39,25 @@ BLOCK_UNITS = 32
 UNROLL = 16
 
 
-def block_units(units):
-    """The largest power of two up to BLOCK_UNITS that divides `units`
+def block_units(units, largest=BLOCK_UNITS):
+    """The largest power of two up to `largest` that divides `units`
     (Triton's tensors have power-of-two sizes)."""
-    block = BLOCK_UNITS
+    block = largest
     while units % block:
         block //= 2
     return block
 
 
-def _split(length):
-    """`length` = head + blocks * UNROLL with 1 <= head <= UNROLL: every full
+def _split(length, unroll):
+    """`length` = head + blocks * unroll with 1 <= head <= unroll: every full
     block then has a previous step to read, and the head starts at t = 0."""
-    head = _common.head_length(length, UNROLL)
-    return head, (length - head) // UNROLL
+    head = _common.head_length(length, unroll)
+    return head, (length - head) // unroll
 
 
-def _forward_kernel(current, decay, threshold, potential0, memory0, potential, memory, *readout):
+def _forward_kernel(
+    current, decay, threshold, potential0, memory0, potential, memory, *readout, unroll
+):
     # `readout`: none, or the refs of V and D in the readout dtype.
     alpha, theta = decay[...], threshold[...]
 
@@ -68,12 +72,12 @@ def _forward_kernel(current, decay, threshold, potential0, memory0, potential, m
                 ref[start + i, :] = value.astype(ref.dtype)
         return v, d
 
-    head, blocks = _split(current.shape[0])
+    head, blocks = _split(current.shape[0], unroll)
     carry = steps(0, head, potential0[...], memory0[...])
-    jax.lax.fori_loop(0, blocks, lambda k, c: steps(head + k * UNROLL, UNROLL, *c), carry)
+    jax.lax.fori_loop(0, blocks, lambda k, c: steps(head + k * unroll, unroll, *c), carry)
 
 
-def _backward_kernel(*refs, slope, gradients):
+def _backward_kernel(*refs, slope, gradients, unroll):
     # refs: the upstream gradients (`gradients`: which of the gradients of V,
     # D, V_readout, D_readout are read, in that order), then potential,
     # memory, decay, threshold, potential0, memory0, then the outputs
@@ -115,11 +119,11 @@ def _backward_kernel(*refs, slope, gradients):
         return g_d_next, g_v_next, flip_next, sum_decay, sum_threshold
 
     length = potential.shape[0]
-    head, blocks = _split(length)
+    head, blocks = _split(length, unroll)
 
     def block(k, carry):
-        start = length - (k + 1) * UNROLL
-        return steps(start, UNROLL, carry, potential[start - 1, :], memory[start - 1, :])
+        start = length - (k + 1) * unroll
+        return steps(start, unroll, carry, potential[start - 1, :], memory[start - 1, :])
 
     zeros = jnp.zeros_like(alpha)
     carry = jax.lax.fori_loop(0, blocks, block, (zeros, zeros, zeros + 1.0, zeros, zeros))
@@ -132,11 +136,11 @@ def _backward_kernel(*refs, slope, gradients):
     grad_threshold[...] = sum_threshold
 
 
-def _call(kernel, inputs, outputs, interpret):
-    """Runs `kernel` with one program per (batch row, block of units); `outputs`
-    are `(shape, dtype)` pairs."""
+def _call(kernel, inputs, outputs, interpret, largest_block):
+    """Runs `kernel` with one program per (batch row, block of at most
+    `largest_block` units); `outputs` are `(shape, dtype)` pairs."""
     batch, length, units = inputs[0].shape
-    block = block_units(units)
+    block = block_units(units, largest_block)
 
     def spec(shape):
         if len(shape) == 3:  # (batch, time, units): the row's whole sequence
@@ -156,35 +160,54 @@ def _call(kernel, inputs, outputs, interpret):
     )(*inputs)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 6, 7))
+@partial(jax.custom_vjp, nondiff_argnums=(3, 6, 7, 8, 9))
 def hybrid_scan(
-    decay, current, threshold, slope, potential0, memory0, interpret=False, readout_dtype=None
+    decay,
+    current,
+    threshold,
+    slope,
+    potential0,
+    memory0,
+    interpret=False,
+    readout_dtype=None,
+    unroll=UNROLL,
+    largest_block=BLOCK_UNITS,
 ):
     """V and D (float32) of `current` (batch, time, units; float32, bfloat16 or
     float16), per-unit float32 `decay` and `threshold`, initial states (batch,
     units); with a `readout_dtype`, also V and D in it. See
-    `keras_hsru.ops.hybrid_scan`."""
+    `keras_hsru.ops.hybrid_scan` and `keras_hsru.ops.pallas_hybrid_scan`."""
     sequence = (current.shape, jnp.float32)
     outputs = [sequence, sequence]
     if readout_dtype is not None:
         outputs += [(current.shape, jnp.dtype(readout_dtype))] * 2
     return tuple(
-        _call(_forward_kernel, (current, decay, threshold, potential0, memory0), outputs, interpret)
+        _call(
+            partial(_forward_kernel, unroll=unroll),
+            (current, decay, threshold, potential0, memory0),
+            outputs,
+            interpret,
+            largest_block,
+        )
     )
 
 
-def _hybrid_scan_fwd(decay, current, threshold, slope, potential0, memory0, interpret, readout):
+def _hybrid_scan_fwd(
+    decay, current, threshold, slope, potential0, memory0, interpret, readout, unroll, block
+):
     # symbolic_zeros: the primals come wrapped, the cotangents of unused outputs as SymbolicZero.
     decay, current, threshold, potential0, memory0 = (
         primal.value for primal in (decay, current, threshold, potential0, memory0)
     )
-    states = hybrid_scan(decay, current, threshold, slope, potential0, memory0, interpret, readout)
+    states = hybrid_scan(
+        decay, current, threshold, slope, potential0, memory0, interpret, readout, unroll, block
+    )
     # An empty array carries current's dtype (residuals hold arrays only).
     dtype_of_current = jnp.zeros((0,), current.dtype)
     return states, (*states[:2], decay, threshold, potential0, memory0, dtype_of_current)
 
 
-def _hybrid_scan_bwd(slope, interpret, readout_dtype, residuals, upstream):
+def _hybrid_scan_bwd(slope, interpret, readout_dtype, unroll, largest_block, residuals, upstream):
     potential, memory, decay, threshold, potential0, memory0, dtype_of_current = residuals
     current_dtype = dtype_of_current.dtype
     present = [not isinstance(g, jax.custom_derivatives.SymbolicZero) for g in upstream]
@@ -201,10 +224,11 @@ def _hybrid_scan_bwd(slope, interpret, readout_dtype, residuals, upstream):
             zeros,
         )
     grad_current, grad_decay, grad_threshold, grad_potential0, grad_memory0 = _call(
-        partial(_backward_kernel, slope=slope, gradients=tuple(present)),
+        partial(_backward_kernel, slope=slope, gradients=tuple(present), unroll=unroll),
         (*grads, potential, memory, decay, threshold, potential0, memory0),
         [(potential.shape, current_dtype), state, state, state, state],
         interpret,
+        largest_block,
     )
     return (
         jnp.sum(grad_decay, axis=0),
