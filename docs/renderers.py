@@ -1,9 +1,11 @@
-"""Markdown tables and figures of the docs pages, from the JSON their runs wrote.
+"""The docs pages' runs, and their Markdown tables and figures from the JSON the runs wrote.
 
-Used by `docs/regenerate.py`; each `render_PAGE(load, write, figure)` gets
-`load(name)` (the JSON of run `name`), `write(file, text)` (a file under
-`docs/generated/PAGE/`) and `figure(name, target)` (copies a run's figure to
-`docs/assets/figures/target`).
+Each page's runs (`RUNS`) and the tables made from them are here, and only
+here: `docs/regenerate.py` runs what `RUNS` lists and calls `render`. Each
+`render_PAGE(load, write, figure)` gets `load(name)` (the JSON of run
+`name`, which must be one of the page's runs), `write(file, text)` (a file
+under `docs/generated/PAGE/`) and `figure(name, target)` (copies a run's
+figure to `docs/assets/figures/target`).
 """
 
 import os
@@ -12,6 +14,164 @@ import statistics
 from keras_hsru import ops as hsru_ops
 
 MODELS = {"hsru": "HSRU", "lstm": "LSTM", "analog_only": "AnalogOnly"}
+
+
+# (name, backend, script and arguments): the runs behind each page, in order.
+# `python docs/regenerate.py PAGE` runs them; the renderers below load their JSON by name.
+RUNS = {
+    "paper": [
+        ("temporal_parity-full", "jax", ["examples/temporal_parity.py", "--full"]),
+        ("delayed_echo", "jax", ["examples/delayed_echo.py"]),
+        ("embedded_parity", "jax", ["examples/embedded_parity.py"]),
+        (
+            "embedded_parity-paper-curriculum",
+            "jax",
+            [
+                "examples/embedded_parity.py",
+                "--lengths", "10", "30", "60",
+                "--epochs-per-stage", "4",
+                "--distractors", "4", "16",
+                "--seeds", "1",
+            ],
+        ),
+        (
+            "embedded_parity-sharpness1",
+            "jax",
+            [
+                "examples/embedded_parity.py",
+                "--attention-sharpness", "1",
+                "--distractors", "16",
+                "--seeds", "1",
+            ],
+        ),
+        ("hidden_state_tsne", "jax", ["examples/hidden_state_tsne.py"]),
+        ("threshold_sweep", "jax", ["examples/threshold_sweep.py"]),
+        ("quickstart_parity-jax", "jax", ["examples/quickstart_parity.py"]),
+        ("quickstart_parity-tensorflow", "tensorflow", ["examples/quickstart_parity.py"]),
+        ("quickstart_parity-torch", "torch", ["examples/quickstart_parity.py"]),
+        ("temporal_parity-tensorflow", "tensorflow", ["examples/temporal_parity.py"]),
+        ("temporal_parity-torch", "torch", ["examples/temporal_parity.py"]),
+    ],
+    "performance": [
+        (
+            f"speed-cpu-{backend}",
+            backend,
+            [
+                "benchmarks/speed.py",
+                "--lengths", "256", "1024",
+                "--skip-after", "60",
+                "--rounds", "3",
+                "--layers", "HSRU", "HSRU(scan)", "RNN(HSRUCell)", "LSTM", "GRU", "Dense",
+                *(["--repeats", "1"] if backend == "torch" else []),
+            ],
+        )
+        for backend in ("jax", "tensorflow", "torch")
+    ],
+    "performance-gpu": [
+        (
+            f"speed-gpu-{backend}",
+            backend,
+            [
+                "benchmarks/speed.py",
+                "--batch", "64", "--features", "64", "--units", "256",
+                "--lengths", "1024", "4096", *(["16384"] if backend == "torch" else []),
+                "--rounds", "2",
+                "--skip-after", "20",
+                "--layers", "HSRU", "HSRU(scan)", "LSTM", "GRU", "Dense",
+            ],
+        )
+        for backend in ("torch", "jax")
+    ]
+    + [
+        (
+            "speed-gpu-jax-16384",
+            "jax",
+            [
+                "benchmarks/speed.py",
+                "--batch", "64", "--features", "64", "--units", "256",
+                "--lengths", "16384",
+                "--rounds", "2",
+                "--layers", "HSRU", "HSRU(scan)",
+            ],
+        )
+    ],
+    "deploy": [
+        (f"streaming-{backend}", backend, ["examples/streaming.py"])
+        for backend in ("jax", "tensorflow", "torch")
+    ],
+    "monitoring": [("spike_raster", "jax", ["examples/spike_raster.py"])]
+    + [
+        (f"spike_raster-target-{target}", "jax",
+         ["examples/spike_raster.py", "--spike-rate-target", target])
+        for target in ("0.1", "0.8")
+    ]
+    + [
+        ("threshold_sweep-anneal", "jax",
+         ["examples/threshold_sweep.py", "--thresholds", "0.5", "1.0", "--seeds", "5",
+          "--slopes", "2", "5", "10", "--anneal", "2", "10", "--anneal", "10", "2"]),
+    ],
+    "algorithms": [],
+    # One run per dataset: HSRUClassifier, HSRU, LSTM and GRU, 3 seeds each; then the
+    # recipe's ablations on four datasets.
+    "real-sequences": [
+        (f"tsc-{dataset}", "jax",
+         ["examples/time_series_classification.py", "--datasets", dataset])
+        for dataset in ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead",
+                        "JapaneseVowels", "PickupGestureWiimoteZ", "OSULeaf", "ACSF1")
+    ]
+    + [
+        (f"tsc-ablations-{dataset}", "jax",
+         ["examples/time_series_classification.py", "--datasets", dataset, "--models",
+          "classifier-toggle", "classifier-analog", "classifier-short", "classifier-1layer",
+          "classifier-mean"])
+        for dataset in ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead")
+    ]
+    # What a mask costs, at PickupGestureWiimoteZ's longest length and the study's width.
+    + [
+        (f"masking-{backend}", backend,
+         ["benchmarks/masking.py", "--batch", "32", "--features", "1", "--units", "64",
+          "--lengths", "361", "--rounds", "3", "--return-sequences"])
+        for backend in ("jax", "tensorflow", "torch")
+    ],
+    "regular-languages": [
+        ("regular_languages-parity", "jax",
+         ["examples/regular_languages.py", "--tasks", "parity_check", "--models", "hsru", "lstm",
+          "--long-lengths", "10000", "100000"]),
+        ("regular_languages-others", "jax",
+         ["examples/regular_languages.py", "--models", "hsru", "lstm",
+          "--tasks", "even_pairs", "cycle_navigation", "modular_arithmetic"]),
+        ("regular_languages-even_pairs", "jax",
+         ["examples/regular_languages.py", "--tasks", "even_pairs", "--models", "hsru", "lstm",
+          "--long-lengths", "10000", "100000"]),
+        ("regular_languages-counter", "jax",
+         ["examples/regular_languages.py", "--models", "hsru5", "--long-lengths", "10000", "100000"]),
+        ("regular_languages-width64", "jax",
+         ["examples/regular_languages.py", "--units", "64", "--models", "hsru5", "lstm",
+          "--tasks", "cycle_navigation", "modular_arithmetic"]),
+        ("regular_languages-width256", "jax",
+         ["examples/regular_languages.py", "--units", "256", "--models", "lstm",
+          "--tasks", "cycle_navigation", "--long-lengths", "10000", "100000"]),
+        ("regular_languages-threshold0", "jax",
+         ["examples/regular_languages.py", "--models", "hsru5", "--counter-threshold", "0",
+          "--tasks", "cycle_navigation"]),
+    ]
+    # Parity Check the paper's way (fixed lengths 10, 30, 60): its budget and learning
+    # rates (900 steps of 64), then ten times the steps at AdamW's 1e-3; LSTM widths 16 to 256.
+    + [
+        (f"regular_languages-paper{steps}-{kind}{units}", "jax",
+         ["examples/regular_languages.py", "--tasks", "parity_check", "--models", kind,
+          "--units", str(units), "--train-lengths", "10", "30", "60", "--steps", str(steps),
+          "--batch", "64", "--learning-rate", rates[kind], "--long-lengths", "10000", "100000"])
+        for steps, rates in ((900, {"hsru": "3e-3", "lstm": "3e-2"}),
+                             (9000, {"hsru": "1e-3", "lstm": "1e-3"}))
+        for kind, units in (("hsru", 16), ("lstm", 16), ("lstm", 64), ("lstm", 256))
+    ],
+}  # fmt: skip
+
+
+def runs_named(page, prefix):
+    """The names of the page's runs that start with `prefix`, in the order they run."""
+    return tuple(name for name, _, _ in RUNS[page] if name.startswith(prefix))
 
 
 def percent(value):
@@ -527,11 +687,7 @@ def regular_languages_table(runs):
 
 # Parity Check the paper's way (regenerate.py's regular_languages-paper* runs), in
 # the order of the page's table: the paper's budget, then ten times the steps.
-PAPER_RECIPE_RUNS = tuple(
-    f"regular_languages-paper{steps}-{model}"
-    for steps in (900, 9000)
-    for model in ("hsru16", "lstm16", "lstm64", "lstm256")
-)
+PAPER_RECIPE_RUNS = runs_named("regular-languages", "regular_languages-paper")
 
 
 def paper_recipe_table(runs):
@@ -785,7 +941,7 @@ def render_real_sequences(load, write, figure):
     render_masking(load, write, figure)
 
 
-MASKING_RUNS = [f"masking-{backend}" for backend in ("jax", "tensorflow", "torch")]
+MASKING_RUNS = runs_named("real-sequences", "masking-")
 
 
 def render_masking(load, write, figure):
@@ -864,10 +1020,18 @@ def render(page, load, generated, figures, find_figure, only=None):
 
         shutil.copyfile(find_figure(run), os.path.join(figures, target))
 
+    declared = [name for name, _, _ in RUNS[page]]
+
+    def load_declared(name):
+        # A KeyError, which no renderer takes for a run not run yet.
+        if name not in declared:
+            raise KeyError(f"{name!r} is not one of the {page} page's runs: {declared}")
+        return load(name)
+
     if only is not None and all((page, name) in RUN_RENDERERS for name in only):
         for name in only:
-            RUN_RENDERERS[page, name](load, write, figure)
+            RUN_RENDERERS[page, name](load_declared, write, figure)
     else:
-        RENDERERS[page](load, write, figure)
+        RENDERERS[page](load_declared, write, figure)
     with open(os.path.join(generated, "algorithms.md"), "w") as f:
         f.write(hsru_ops.algorithm_table())

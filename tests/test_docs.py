@@ -89,3 +89,49 @@ def test_accidental_list_items_are_found():
 def test_no_wrapped_line_starts_a_numbered_list(page):
     with open(os.path.join(ROOT, page)) as f:
         assert accidental_list_items(f.read()) == [], page
+
+
+def load_renderers():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_renderers", os.path.join(ROOT, "docs", "renderers.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="reads the docs' code: once per CI run"
+)
+def test_every_run_a_docs_table_reads_is_one_of_its_pages_runs(tmp_path, monkeypatch):
+    renderers = load_renderers()
+    assert set(renderers.RUNS) == set(renderers.RENDERERS)
+    names = {page: [name for name, _, _ in runs] for page, runs in renderers.RUNS.items()}
+    for page, declared in names.items():
+        assert len(declared) == len(set(declared)), page
+    for page, name in renderers.RUN_RENDERERS:
+        assert name in names[page], (page, name)
+    read = [
+        *(n for runs in renderers.REGULAR_LANGUAGE_RUNS.values() for n in runs),
+        *renderers.PAPER_RECIPE_RUNS,
+    ]
+    assert set(read) <= set(names["regular-languages"]) and len(renderers.PAPER_RECIPE_RUNS) == 8
+    read = [f"tsc-{d}" for d in renderers.REAL_DATASETS]
+    read += [f"tsc-ablations-{d}" for d in renderers.ABLATION_DATASETS]
+    read += list(renderers.MASKING_RUNS)
+    assert set(read) <= set(names["real-sequences"]) and len(renderers.MASKING_RUNS) == 3
+
+    # A renderer that loads a run its page does not declare fails, naming it.
+    def load(name):
+        raise FileNotFoundError(name)  # declared, not run here
+
+    (tmp_path / "paper").mkdir()
+    arguments = ("paper", load, str(tmp_path), str(tmp_path), load)
+    with pytest.raises(FileNotFoundError, match="temporal_parity-full"):
+        renderers.render(*arguments)
+    runs = [run for run in renderers.RUNS["paper"] if run[0] != "temporal_parity-full"]
+    monkeypatch.setitem(renderers.RUNS, "paper", runs)
+    with pytest.raises(KeyError, match="'temporal_parity-full' is not one of the paper page's"):
+        renderers.render(*arguments)
