@@ -5,6 +5,7 @@ import inspect
 import os
 
 import keras
+import numpy as np
 import pytest
 
 import keras_hsru
@@ -77,3 +78,63 @@ def test_the_active_backend_follows_the_choice_here():
         pytest.skip("TensorFlow decides per graph; tests/test_hsru_scan.py covers its contexts")
     expected = _algorithms.choose(place).inference_chunk_length
     assert keras_hsru.ops.inference_chunk_length() == expected
+
+
+PLAN_CASES = [
+    # implementation, xor bit, masked, training, chunk, branch, traced -> plan
+    (("auto", True, False, True, 128, True, False), (False, None, "none", None)),
+    (("auto", True, False, False, 128, True, False), (False, None, "none", 128)),
+    (("auto", True, False, False, None, True, False), (False, None, "none", None)),
+    (("fused", True, False, True, None, False, False), (False, True, "none", None)),
+    (("scan", True, False, True, None, False, False), (False, False, "none", None)),
+    (("auto", False, False, True, None, False, False), (False, False, "none", None)),
+    (("auto", True, True, True, 128, True, False), (False, None, "right-padded branch", None)),
+    (("auto", True, True, True, 128, False, False), (False, None, "masked scan", None)),
+    (("auto", True, True, False, 128, True, True), (False, None, "masked scan", None)),
+    (("scan", False, True, True, None, True, False), (False, False, "right-padded branch", None)),
+    (("loop", True, True, False, 128, True, False), (True, None, "masked scan", None)),
+    (("loop", False, False, True, 128, True, False), (True, None, "none", None)),
+]
+
+
+@pytest.mark.parametrize("call, expected", PLAN_CASES)
+def test_one_plan_decides_each_call(call, expected):
+    assert _algorithms.plan(*call) == _algorithms.Plan(*expected)
+
+
+def test_plan_call_reads_this_place_and_checks_its_arguments():
+    plan = keras_hsru.ops.plan_call("auto", masked=False, training=False)
+    assert plan.forward_chunk_length == keras_hsru.ops.inference_chunk_length()
+    masked = keras_hsru.ops.plan_call("auto", masked=True, training=True)
+    branch = keras_hsru.ops.right_padded_branch() and not keras_hsru.ops.fixed_length_trace()
+    assert masked.mask_route == ("right-padded branch" if branch else "masked scan")
+    with pytest.raises(ValueError, match="implementation='cudnn'"):
+        keras_hsru.ops.plan_call("cudnn")
+    with pytest.raises(ValueError, match="masked=1"):
+        keras_hsru.ops.plan_call("auto", masked=1)
+
+
+def test_the_layer_does_what_the_plan_says(monkeypatch, rng):
+    # A plan that chunks a training call by 3 steps: the layer follows it.
+    calls = []
+
+    def plan_call(implementation, **call):
+        calls.append((implementation, call))
+        return keras_hsru.ops.Plan(False, False, "none", 3)
+
+    lengths = []
+    scan_in_chunks = keras_hsru.ops.scan_in_chunks
+
+    def recording(fn, carry, sequences, chunk_length):
+        lengths.append(chunk_length)
+        return scan_in_chunks(fn, carry, sequences, chunk_length)
+
+    layer = keras_hsru.HSRU(3, return_sequences=True, implementation="scan")
+    x = rng.normal(size=(2, 7, 2)).astype("float32")
+    expected = keras.ops.convert_to_numpy(layer(x, training=True))
+    monkeypatch.setattr(keras_hsru.ops, "plan_call", plan_call)
+    monkeypatch.setattr(keras_hsru.ops, "scan_in_chunks", recording)
+    got = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert calls == [("scan", {"xor_bit": True, "masked": False, "training": True})]
+    assert lengths == [3]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -1,5 +1,6 @@
 """The Hybrid State Recurrent Unit: `HSRUCell` (one step) and `HSRU` (whole sequences)."""
 
+import functools
 import warnings
 
 import keras
@@ -427,9 +428,7 @@ CELL_ARGUMENTS = (
     "seed",
 )
 
-IMPLEMENTATIONS = ("auto", "fused", "scan", "loop")
-# What each whole-sequence implementation asks of `hsru_ops.hybrid_scan`.
-_FUSED = {"auto": None, "fused": True, "scan": False}
+IMPLEMENTATIONS = hsru_ops.IMPLEMENTATIONS
 
 
 @keras.saving.register_keras_serializable(package="keras_hsru")
@@ -452,9 +451,10 @@ class HSRU(keras.layers.RNN):
       Pallas kernels on JAX with a GPU, a sequential loop on JAX and in
       TensorFlow graphs on a CPU.
 
-    Which algorithm runs on which backend and device is decided in one
-    place, `keras_hsru/ops/_algorithms.py` (the docs' "How it works" shows
-    the table). Sequences with a mask use the composed scans with a per-step
+    Which algorithm runs on which backend and device, and so what each call
+    runs, is decided in one place, `keras_hsru/ops/_algorithms.py` (the
+    docs' "How it works" shows the table; `keras_hsru.ops.plan_call` the
+    `Plan` of a call). Sequences with a mask use the composed scans with a per-step
     decay; where `keras_hsru.ops.right_padded_branch()` says so (TensorFlow
     graphs on a CPU), a batch padded at the end takes the unmasked path
     instead, with the same results. Where it is the faster (JAX, and TensorFlow graphs, on a CPU:
@@ -840,15 +840,23 @@ class HSRU(keras.layers.RNN):
             check_shape("mask", mask, (batch, length), "(batch, time)")
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if self.implementation == "loop":
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        return self.scan(sequences, initial_state, mask, training=training)
-
-    def scan(self, sequences, initial_state, mask=None, training=False):
-        """The whole sequence at once; returns `(last_output, outputs, states)`."""
-        cell = self.cell
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
+        # What runs is decided in one place, `keras_hsru.ops.plan_call`.
+        plan = hsru_ops.plan_call(
+            self.implementation,
+            xor_bit=self.cell.is_xor_bit,
+            masked=mask is not None,
+            training=bool(training),
+        )
+        if plan.step_loop:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        return self.scan(sequences, initial_state, mask, training, plan)
+
+    def scan(self, sequences, initial_state, mask, training, plan):
+        """The whole sequence at once, as `plan` (a `keras_hsru.ops.Plan`) says;
+        returns `(last_output, outputs, states)`."""
+        cell = self.cell
         initial_output, initial_potential, initial_memory = initial_state
         if self.go_backwards:
             sequences = ops.flip(sequences, axis=1)
@@ -861,18 +869,18 @@ class HSRU(keras.layers.RNN):
             ops.cast(initial_memory, STATE_DTYPE),
         )
 
+        unmasked_scan = functools.partial(self._unmasked_scan, fused=plan.fused)
         if mask is None:
-            chunk_length = hsru_ops.inference_chunk_length()
-            if training or chunk_length is None:
-                final_states, outputs = self._unmasked_scan(
+            if plan.forward_chunk_length is None:
+                final_states, outputs = unmasked_scan(
                     initial_states, sequences, regularize=training
                 )
             else:
-                # A forward pass chunk by chunk, where that is the faster
-                # (`hsru_ops.inference_chunk_length`); differentiable too, so
-                # gradients of a `training=False` call stay right.
+                # A forward pass chunk by chunk, where that is the faster;
+                # differentiable too, so gradients of a `training=False` call
+                # stay right.
                 final_states, outputs = hsru_ops.scan_in_chunks(
-                    self._unmasked_scan, initial_states, sequences, chunk_length
+                    unmasked_scan, initial_states, sequences, plan.forward_chunk_length
                 )
             if self.return_sequences:
                 last_output = outputs[:, -1]
@@ -884,17 +892,15 @@ class HSRU(keras.layers.RNN):
 
         regularize = training and self.spike_rate_regularizer is not None
         arguments = (initial_output, initial_states, sequences, mask, regularize)
-        if not hsru_ops.right_padded_branch() or hsru_ops.fixed_length_trace():
-            # Where the branch costs more than it saves, and under torch's
-            # tracer, which would record the branch this mask takes as the only one.
+        if plan.mask_route == "masked scan":
             results = self._masked_scan(*arguments)
         else:
             # Sequences padded at the end (the common case) take the unmasked
-            # scan, fused where there is a fused path: a padding step comes
-            # after every step that is read, so it changes nothing upstream.
+            # scan, fused where the plan says: a padding step comes after
+            # every step that is read, so it changes nothing upstream.
             results = ops.cond(
                 right_padded(mask),
-                lambda: self._right_padded_scan(*arguments),
+                lambda: self._right_padded_scan(*arguments, fused=plan.fused),
                 lambda: self._masked_scan(*arguments),
             )
         if regularize:
@@ -902,11 +908,11 @@ class HSRU(keras.layers.RNN):
             self._add_spike_rate_loss(results[-1])
         return results[:3]
 
-    def _unmasked_scan(self, initial_states, sequences, regularize=False):
+    def _unmasked_scan(self, initial_states, sequences, regularize=False, fused=None):
         """`((V, D) after the last step, outputs or None)` of unmasked `sequences`
         from `initial_states` (V, D); outputs only if `return_sequences`. With
-        `regularize`, adds the spike rate penalty."""
-        states = self._unmasked_states(initial_states, sequences)
+        `regularize`, adds the spike rate penalty. `fused` as in `Plan`."""
+        states = self._unmasked_states(initial_states, sequences, fused)
         potential, memory = states[:2]
         if regularize and self.spike_rate_regularizer is not None:
             # The spikes again, from V, with the surrogate gradient: the fused
@@ -915,10 +921,11 @@ class HSRU(keras.layers.RNN):
         outputs = self.cell.readout(*states[-2:]) if self.return_sequences else None
         return (potential[:, -1], memory[:, -1]), outputs
 
-    def _unmasked_states(self, initial_states, sequences):
+    def _unmasked_states(self, initial_states, sequences, fused):
         """V and D at every step of unmasked `sequences` from `initial_states`,
         then, under mixed precision with `return_sequences`, their copies for
-        the readout in the compute dtype where the fused kernels write them."""
+        the readout in the compute dtype where the fused kernels write them.
+        `fused` as in `Plan` (False for a memory other than the XOR bit)."""
         cell = self.cell
         # Under mixed precision the scan takes I as the matmul leaves it and
         # hands back V and D for the readout in the compute dtype too: the GPU
@@ -932,7 +939,7 @@ class HSRU(keras.layers.RNN):
                 ops.cast(cell.threshold, STATE_DTYPE),
                 cell.surrogate_slope,
                 *initial_states,
-                fused=_FUSED[self.implementation],
+                fused=fused,
                 surrogate=cell.surrogate,
                 readout_dtype=readout_dtype,
             )
@@ -947,14 +954,17 @@ class HSRU(keras.layers.RNN):
     def _add_spike_rate_loss(self, rates):
         self.add_loss(ops.cast(self.spike_rate_regularizer(rates), "float32"))
 
-    def _right_padded_scan(self, initial_output, initial_states, sequences, mask, regularize):
-        """`_masked_scan` where each row's mask is unmasked steps then masked ones."""
+    def _right_padded_scan(
+        self, initial_output, initial_states, sequences, mask, regularize, fused=None
+    ):
+        """`_masked_scan` where each row's mask is unmasked steps then masked ones;
+        `fused` as in `Plan`."""
         cell = self.cell
         step = ops.expand_dims(ops.cast(mask, STATE_DTYPE), -1)
         # Zeroed, padding (even NaN) reaches neither the read states nor,
         # through the scans' reverse passes, the gradients.
         sequences = ops.where(ops.expand_dims(mask, -1), sequences, ops.zeros_like(sequences))
-        states = self._unmasked_states(initial_states, sequences)
+        states = self._unmasked_states(initial_states, sequences, fused)
         potential, memory = states[:2]
         # A row's last unmasked step: 1 there, 0 elsewhere (all 0 in an empty row).
         following = ops.concatenate([step[:, 1:], ops.zeros_like(step[:, :1])], axis=1)

@@ -21,6 +21,8 @@ The layers call only `keras.ops` and the functions below:
   the chunk length of the layers' forward pass without training here.
 - `right_padded_branch()`: whether the layers' masked calls here send
   sequences padded at the end to the unmasked scan.
+- `plan_call(implementation, xor_bit=, masked=, training=)`: what a layer's
+  call runs (a `Plan`), decided from the above in `_algorithms.plan` alone.
 - `tanh_dense(inputs, kernels, bias)` and `matmul_rows(x, kernel)`: the
   readout and the projections; `algorithm_table()`: the docs' table of
   which algorithm runs where.
@@ -665,6 +667,53 @@ def right_padded_branch() -> bool:
         True
     """
     return _implementation().right_padded_branch()
+
+
+IMPLEMENTATIONS = _algorithms.IMPLEMENTATIONS
+Plan = _algorithms.Plan
+
+
+def plan_call(
+    implementation: str = "auto",
+    *,
+    xor_bit: bool = True,
+    masked: bool = False,
+    training: bool = False,
+) -> Plan:
+    """What an HSRU layer's call runs here: the one place that decides it.
+
+    `HSRU` and `AttentiveHSRU` ask this on every call, from their
+    `implementation` argument and the call, and do what the `Plan` says;
+    which algorithm each backend and device has is `algorithm_table()`.
+
+    Args:
+        implementation: One of `IMPLEMENTATIONS`, as the layers take it:
+            `"auto"`, `"fused"` (forced: a ValueError at run time where no
+            fused path takes the call), `"scan"` or `"loop"`.
+        xor_bit: Whether the digital memory is the paper's XOR bit (the
+            only memory the fused paths compute).
+        masked: Whether the call has a mask.
+        training: Whether the call trains.
+
+    Returns:
+        A `Plan`: `step_loop`, `fused` (what `hybrid_scan` is asked),
+        `mask_route` and `forward_chunk_length`.
+
+    Examples:
+        >>> plan = keras_hsru.ops.plan_call("scan", masked=True)
+        >>> plan.fused, plan.mask_route in ("masked scan", "right-padded branch")
+        (False, True)
+    """
+    check_choice("implementation", implementation, IMPLEMENTATIONS)
+    return _algorithms.plan(
+        implementation,
+        check_bool("xor_bit", xor_bit),
+        check_bool("masked", masked),
+        check_bool("training", training),
+        inference_chunk_length(),
+        right_padded_branch(),
+        fixed_length_trace(),
+    )
 
 
 def tanh_dense(inputs, kernels, bias):

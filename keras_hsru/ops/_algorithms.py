@@ -157,6 +157,71 @@ def choose(place: Place) -> Choice:
     )
 
 
+# The layers' `implementation` argument, one vocabulary from the layer to the kernels:
+# what each asks of the whole-sequence scan (`hybrid_scan`'s `fused`), or keras' step loop.
+IMPLEMENTATIONS = ("auto", "fused", "scan", "loop")
+_FUSED_ARGUMENT = {"auto": None, "fused": True, "scan": False}
+MASK_ROUTES = ("none", "masked scan", "right-padded branch")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one call of an HSRU layer runs, decided by `plan` alone.
+
+    Attributes:
+        step_loop: keras' step-by-step RNN loop over the cell
+            (`implementation="loop"`, the reference); the rest then is unused.
+        fused: What the whole-sequence scan is asked for V, the spikes and D
+            (`keras_hsru.ops.hybrid_scan`'s `fused`): None (the fused path
+            where `choose` has one for the device, dtype and surrogate, else
+            the composed scans), True (the fused path, forced: a ValueError
+            where there is none) or False (the composed scans). A memory other
+            than the XOR bit always takes the composed scans (False): the
+            fused paths compute the XOR bit only.
+        mask_route: `"none"` (no mask), `"masked scan"` (the composed scans
+            with a per-step decay) or `"right-padded branch"` (a run-time
+            branch: rows padded at the end take the unmasked scan, as `fused`
+            says, other masks the masked scan).
+        forward_chunk_length: Steps per chunk of an unmasked forward pass
+            without training (`scan_in_chunks`), or None: the whole sequence.
+    """
+
+    step_loop: bool
+    fused: bool | None
+    mask_route: str
+    forward_chunk_length: int | None
+
+
+def plan(
+    implementation: str,
+    xor_bit: bool,
+    masked: bool,
+    training: bool,
+    forward_chunk_length: int | None,
+    right_padded_branch: bool,
+    fixed_length_trace: bool = False,
+) -> Plan:
+    """The `Plan` of a layer call with `implementation` (one of
+    `IMPLEMENTATIONS`) on a memory that is the XOR bit or not, with a mask or
+    not, in training or not, where `choose` gave `forward_chunk_length`
+    (`Choice.inference_chunk_length`) and `right_padded_branch`. Under a
+    tracer that fixes the sequence length (`fixed_length_trace`: torch's ONNX
+    export), a run-time branch would be recorded for the traced mask only, so
+    masks take the masked scan there."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(
+            f"`implementation` must be one of {IMPLEMENTATIONS}. "
+            f"Received: implementation={implementation!r}"
+        )
+    if implementation == "loop":
+        return Plan(True, None, "masked scan" if masked else "none", None)
+    fused = _FUSED_ARGUMENT[implementation] if xor_bit else False
+    if masked:
+        branch = right_padded_branch and not fixed_length_trace
+        return Plan(False, fused, "right-padded branch" if branch else "masked scan", None)
+    return Plan(False, fused, "none", None if training else forward_chunk_length)
+
+
 # The places the docs' table lists, with how each is described there.
 DOCUMENTED_PLACES = (
     ("JAX", "CPU", Place("jax", "cpu")),
