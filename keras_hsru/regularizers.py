@@ -20,7 +20,8 @@ class SpikeRateRegularizer(keras.regularizers.Regularizer):
 
     Pass it as `HSRU(..., spike_rate_regularizer=...)` (or `AttentiveHSRU`,
     or `HSRURNN(layer_arguments=...)`): the layer adds the penalty to the
-    loss in every training call.
+    loss in every training call, and only there (unlike keras' activity
+    regularisers): `evaluate` reports the task's loss alone.
 
     Args:
         target: Float in [0, 1], the spike rate to keep each unit near.

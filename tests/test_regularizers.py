@@ -113,6 +113,30 @@ def test_no_penalty_outside_training_and_none_without_the_regularizer(rng):
     assert plain.losses == []
 
 
+def test_evaluate_reports_the_task_loss_without_the_penalty(rng):
+    # Unlike keras' activity regularisers, the penalty is a training objective only:
+    # evaluate's loss is the task's, comparable across spike rate targets.
+    x = rng.normal(size=(8, 6, 2)).astype("float32")
+    y = rng.integers(0, 2, size=(8, 1)).astype("float32")
+    models = []
+    for regularizer in (SpikeRateRegularizer(target=1.0, weight=100.0), None):
+        keras.utils.set_random_seed(0)
+        model = keras_hsru.models.HSRURNN(
+            4, layer_arguments={"spike_rate_regularizer": regularizer}
+        )
+        model.compile("sgd", "binary_crossentropy")
+        models.append(model)
+    regularized, plain = models
+    plain(x)
+    regularized(x)
+    regularized.set_weights(plain.get_weights())
+    evaluated = regularized.evaluate(x, y, batch_size=8, verbose=0)
+    assert evaluated == pytest.approx(plain.evaluate(x, y, batch_size=8, verbose=0), rel=1e-5)
+    # In training the penalty (large here: a target rate of 1) joins the loss.
+    trained = regularized.train_on_batch(x, y)
+    assert trained > evaluated + 1.0, (trained, evaluated)
+
+
 def test_training_moves_the_spike_rate_to_the_target(rng):
     task = keras_hsru.tasks.TemporalParity(10, batch_size=32, steps_per_epoch=20, seed=0)
     rates = {}
