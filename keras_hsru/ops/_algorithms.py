@@ -161,7 +161,6 @@ def choose(place: Place) -> Choice:
 # what each asks of the whole-sequence scan (`hybrid_scan`'s `fused`), or keras' step loop.
 IMPLEMENTATIONS = ("auto", "fused", "scan", "loop")
 _FUSED_ARGUMENT = {"auto": None, "fused": True, "scan": False}
-MASK_ROUTES = ("none", "masked scan", "right-padded branch")
 
 
 @dataclass(frozen=True)
