@@ -195,6 +195,85 @@ def test_modular_arithmetic_labels_are_the_expressions_values(length, operators)
         assert label == eval(expression) % modulus, expression
 
 
+def modular_arithmetic_automaton(modulus):
+    """The minimal automaton of Modular Arithmetic's value, from the language's
+    definition: `(step, states, start)`, where `step[symbol]` maps each state
+    to the next (symbols: the numbers, then `+`, `-`, `*`) and a state's
+    output is the value of the expression read so far (None between a
+    number and an operator, or after a malformed prefix)."""
+    symbols = [*range(modulus), "+", "-", "*"]
+
+    # A prefix's configuration: after a number (total, signed term), after an
+    # operator (total, signed term, operator), or malformed.
+    def move(c, s):
+        number = isinstance(s, int)
+        if c == "start":
+            return ("number", 0, s) if number else "malformed"
+        if c == "malformed" or (c[0] == "number") == number:
+            return "malformed"
+        if c[0] == "number":
+            return ("operator", *c[1:], s)
+        _, total, term, op = c
+        if op == "*":
+            return ("number", total, term * s % modulus)
+        return ("number", (total + term) % modulus, (s if op == "+" else -s) % modulus)
+
+    def output(c):
+        return (c[1] + c[2]) % modulus if isinstance(c, tuple) and c[0] == "number" else None
+
+    reached, frontier = {"start"}, ["start"]
+    while frontier:
+        current = frontier.pop()
+        for s in symbols:
+            following = move(current, s)
+            if following not in reached:
+                reached.add(following)
+                frontier.append(following)
+    # Moore's refinement: configurations with the same outputs on every suffix merge.
+    block = {c: output(c) for c in reached}
+    while True:
+        signature = {c: (block[c], *(block[move(c, s)] for s in symbols)) for c in reached}
+        names = {}
+        refined = {c: names.setdefault(signature[c], len(names)) for c in reached}
+        if len(names) == len(set(block.values())):
+            break
+        block = refined
+    representative = {b: c for c, b in sorted(refined.items(), key=str)}
+    states = sorted(representative)
+    step = {s: [refined[move(representative[b], s)] for b in states] for s in symbols}
+    return step, states, refined["start"], lambda b: output(representative[b])
+
+
+def test_modular_arithmetic_needs_a_reset_that_no_counter_has():
+    # What the Regular languages page says of the task, computed from its definition.
+    modulus = 5
+    step, states, start, output = modular_arithmetic_automaton(modulus)
+    task = tasks.ModularArithmetic(9, batch_size=50, seed=7)
+    x, y = task[0]
+    for tokens, label in zip(decoded(x), y):  # the automaton reads the task's labels
+        state = start
+        for token in tokens:
+            state = step[int(token) if token < modulus else "+-*"[token - modulus]][state]
+        assert output(state) == label
+    assert len(states) == 51
+    # Its transition monoid: every map a word makes of the states.
+    identity = tuple(states)
+    monoid, frontier = {identity}, [identity]
+    while frontier:
+        current = frontier.pop()
+        for moves in step.values():
+            following = tuple(moves[state] for state in current)
+            if following not in monoid:
+                monoid.add(following)
+                frontier.append(following)
+    assert len(monoid) == 518
+    # `* 0` sends the states after "1" and after "2" to one state: a reset, a map no
+    # permutation of a counter's states (the XOR bit, a count modulo k) makes.
+    after = [step[n][start] for n in (1, 2)]
+    reset = [step[0][step["*"][state]] for state in after]
+    assert after[0] != after[1] and reset[0] == reset[1]
+
+
 def derived_length(task):
     """The steps of the derived series G > [G, G] > ... to the trivial group, or None
     when it stops at a non-trivial group (G is not solvable)."""
