@@ -761,6 +761,7 @@ ABLATIONS = {
     "classifier-short": "time constants 0.5-8 steps",
     "classifier-1layer": "one layer",
     "classifier-mean": "mean over time read out",
+    "classifier-last-mean": "last step and mean read out",
 }
 ABLATION_DATASETS = ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead")
 # Published test accuracies (%) on the same default train/test splits, each read from

@@ -15,7 +15,8 @@ the same epochs per dataset (`_ucr.EPOCHS`) and the same seeds. The models:
   the latch), `classifier-analog` (no digital memory: `AnalogOnlyCell` layers
   in the same stack), `classifier-short` (time constants 0.5 to 8 steps, about
   HSRU's default decays), `classifier-1layer`, `classifier-mean` (the mean
-  over time read out).
+  over time read out), `classifier-last-mean` (the last step and the mean,
+  side by side).
 
 It reports the test accuracy of every seed, the last epoch's training
 accuracy and the median seconds per epoch after the first (which compiles).
@@ -49,6 +50,7 @@ RECIPES = {
     "classifier-short": {"min_timescale": 0.5, "max_timescale": 8.0},
     "classifier-1layer": {"num_layers": 1},
     "classifier-mean": {"readout": "mean"},
+    "classifier-last-mean": {"readout": "last_and_mean"},
 }
 MODELS = (*RECIPES, "classifier-analog", *BASELINES)
 

@@ -301,7 +301,7 @@ def comparable_lstm_units(
     return min(range(1, memory_states * units + 2), key=distance)
 
 
-READOUTS = ("last", "mean")
+READOUTS = ("last", "mean", "last_and_mean")
 
 
 @keras.saving.register_keras_serializable(package="keras_hsru")
@@ -417,8 +417,10 @@ class HSRUClassifier(keras.Model):
         num_classes: Integer of at least 2, the number of classes.
         units: Positive integer, units per HSRU layer. Default: `64`.
         num_layers: Positive integer, stacked HSRU layers. Default: `2`.
-        readout: `"last"` (default: the output at the last unmasked step)
-            or `"mean"` (the mean output over the unmasked steps).
+        readout: `"last"` (default: the output at the last unmasked step),
+            `"mean"` (the mean output over the unmasked steps) or
+            `"last_and_mean"` (both, side by side: the head reads twice the
+            units).
         min_timescale: Positive float, the shortest decay time constant in
             steps. Default: `1.0`.
         max_timescale: Positive float, the longest; about the sequences'
@@ -517,7 +519,8 @@ class HSRUClassifier(keras.Model):
             keras.layers.LayerNormalization(name=f"norm_{index}")
             for index in range(self.num_layers)
         ]
-        self.pooling = keras.layers.GlobalAveragePooling1D() if readout == "mean" else None
+        pooled = self.readout in ("mean", "last_and_mean")
+        self.pooling = keras.layers.GlobalAveragePooling1D() if pooled else None
         self.head_dropout = keras.layers.Dropout(self.dropout, seed=seed)
         self.head = keras.layers.Dense(self.num_classes, activation="softmax", name="head")
 
@@ -539,7 +542,8 @@ class HSRUClassifier(keras.Model):
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
             norm.build(shape)
-        self.head.build((shape[0], shape[-1]))
+        width = shape[-1] * (2 if self.readout == "last_and_mean" else 1)
+        self.head.build((shape[0], width))
         self.built = True
 
     def call(self, inputs, mask=None, training=False):
@@ -558,12 +562,15 @@ class HSRUClassifier(keras.Model):
         for index, (layer, norm) in enumerate(zip(self.recurrent_layers, self.norms)):
             outputs = layer(hidden, mask=mask, training=training)
             hidden = norm(outputs if index == 0 else outputs + hidden)
-        if self.readout == "mean":
-            features = self.pooling(hidden, mask=mask)
-        else:
-            # A masked step repeats the output of the step before it, so the
-            # last step holds the last unmasked one's.
-            features = hidden[:, -1]
+        # A masked step repeats the output of the step before it, so the last
+        # step holds the last unmasked one's.
+        features = {
+            "last": lambda: hidden[:, -1],
+            "mean": lambda: self.pooling(hidden, mask=mask),
+            "last_and_mean": lambda: ops.concatenate(
+                [hidden[:, -1], self.pooling(hidden, mask=mask)], axis=-1
+            ),
+        }[self.readout]()
         return self.head(self.head_dropout(features, training=training))
 
     def compute_mask(self, inputs, mask=None):

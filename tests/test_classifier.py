@@ -38,7 +38,7 @@ def test_trains_with_the_default_compile_and_predicts_probabilities(rng):
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
 
 
-@pytest.mark.parametrize("readout", ["last", "mean"])
+@pytest.mark.parametrize("readout", ["last", "mean", "last_and_mean"])
 @pytest.mark.parametrize("mask_value", [np.nan, -9.0])
 def test_padded_sequences_equal_each_sequence_alone(readout, mask_value, rng):
     seqs = sequences(rng, (5, 9, 1, 12))
@@ -46,6 +46,29 @@ def test_padded_sequences_equal_each_sequence_alone(readout, mask_value, rng):
     batch = model.predict(padded(seqs, mask_value), verbose=0)
     alone = np.concatenate([numpy(model(s[None])) for s in seqs])
     np.testing.assert_allclose(batch, alone, atol=1e-5)
+
+
+def test_the_last_and_mean_readout_reads_both(rng):
+    seqs = sequences(rng, (5, 9))
+    x = padded(seqs, np.nan)
+    models = {
+        readout: HSRUClassifier(2, units=4, readout=readout, mask_value=np.nan, seed=1)
+        for readout in ("last", "mean", "last_and_mean")
+    }
+    for model in models.values():
+        model.build(x.shape)
+    both = models["last_and_mean"]
+    assert both.head.kernel.shape == (8, 2)
+    # With the head's rows for one readout zeroed, the model is that readout's.
+    kernel = numpy(both.head.kernel)
+    for readout, rows in (("last", slice(0, 4)), ("mean", slice(4, 8))):
+        model = models[readout]
+        model.set_weights(both.get_weights()[:-2] + [kernel[rows], numpy(both.head.bias)])
+        zeroed = np.zeros_like(kernel)
+        zeroed[rows] = kernel[rows]
+        both.head.kernel.assign(zeroed)
+        np.testing.assert_allclose(numpy(both(x)), numpy(model(x)), atol=1e-6)
+        both.head.kernel.assign(kernel)
 
 
 def test_an_upstream_mask_is_honoured(rng):
