@@ -685,7 +685,7 @@ def regular_languages_table(runs):
     return table(header, [keyed[key] for key in sorted(keyed)])
 
 
-# Parity Check the paper's way (regenerate.py's regular_languages-paper* runs), in
+# Parity Check the paper's way (RUNS' regular_languages-paper* runs), in
 # the order of the page's table: the paper's budget, then ten times the steps.
 PAPER_RECIPE_RUNS = runs_named("regular-languages", "regular_languages-paper")
 
@@ -741,7 +741,7 @@ def render_regular_languages(load, write, figure):
     render_paper_recipe(load, write, figure)
 
 
-# The Real sequences page: one run per dataset (regenerate.py's tsc-*), and the
+# The Real sequences page: one run per dataset (RUNS' tsc-*), and the
 # recipe's ablations on four of them.
 REAL_DATASETS = (
     "GunPoint",
