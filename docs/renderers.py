@@ -601,6 +601,10 @@ TASK_NAMES = {
     "even_pairs": "Even Pairs",
     "cycle_navigation": "Cycle Navigation",
     "modular_arithmetic": "Modular Arithmetic (Simple)",
+    "word_problem_z60": "Word problem, Z60",
+    "word_problem_s3": "Word problem, S3",
+    "word_problem_d4": "Word problem, D4",
+    "word_problem_a5": "Word problem, A5",
 }
 
 

@@ -16,6 +16,12 @@ all zeros). Beyond the score it reports the accuracy at `--long-lengths`
 (10,000 by default), the training steps until the training accuracy of an
 epoch of 500 steps first reached 99%, and the training time.
 
+The word problems of four groups (Merrill et al., ICML 2024; `keras_hsru.tasks.WordProblem`:
+Z_60, arbitrary increments; S_3 and D_4, solvable and not abelian; A_5, not solvable) run
+under the same protocol when named in `--tasks` (`word_problem_z60`, `word_problem_s3`,
+`word_problem_d4`, `word_problem_a5`); the default is the four regular tasks. `--save-dir DIR`
+writes each trained model to `DIR/TASK-MODEL-seedN.keras`.
+
 `--train-lengths 10 30 60` trains the paper's way instead: fixed lengths, one
 curriculum stage each (`keras_hsru.callbacks.Curriculum`), `--steps` split
 evenly among them; the steps to 99% then count from the first epoch of the
@@ -29,6 +35,8 @@ last stage that reached it.
 """
 
 import argparse
+import functools
+import os
 import time
 
 import keras
@@ -39,12 +47,17 @@ import keras_hsru
 from keras_hsru import tasks
 from keras_hsru.callbacks import Curriculum
 
-TASKS = {
+REGULAR_TASKS = {
     "parity_check": tasks.ParityCheck,
     "even_pairs": tasks.EvenPairs,
     "cycle_navigation": tasks.CycleNavigation,
     "modular_arithmetic": tasks.ModularArithmetic,
 }
+WORD_PROBLEMS = {
+    f"word_problem_{group.lower()}": functools.partial(tasks.WordProblem, group=group)
+    for group in ("Z60", "S3", "D4", "A5")
+}
+TASKS = {**REGULAR_TASKS, **WORD_PROBLEMS}
 # HSRU with the paper's XOR memory (k = 2), HSRU with a counter modulo 5, LSTM.
 MODELS = ("hsru", "hsru5", "lstm")
 LABELS = {"hsru": "HSRU", "hsru5": "HSRU k=5", "lstm": "LSTM"}
@@ -146,6 +159,11 @@ def run(task_name, kind, seed, args):
         for e, accuracy in enumerate(history["accuracy"])
         if accuracy >= 0.99 and e >= counted_from
     ]
+    saved = None
+    if args.save_dir:
+        os.makedirs(args.save_dir, exist_ok=True)
+        saved = os.path.join(args.save_dir, f"{task_name}-{kind}-seed{seed}.keras")
+        model.save(saved)
     test = accuracies(model, train, args.test_lengths, args.test_count, 10_000 * (seed + 1))
     long = accuracies(model, train, args.long_lengths, args.long_count, 20_000 * (seed + 1))
     return {
@@ -161,6 +179,7 @@ def run(task_name, kind, seed, args):
         # Each epoch's training length under a curriculum (None: drawn per batch).
         "epoch_lengths": [int(n) for n in history["sequence_length"]] if curriculum else None,
         "train_seconds": seconds,
+        "saved": saved,
     }
 
 
@@ -191,7 +210,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--tasks", nargs="+", default=list(REGULAR_TASKS), choices=list(TASKS))
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--counter-threshold", type=float, default=None,
@@ -210,6 +229,7 @@ def main():
     parser.add_argument("--test-count", type=int, default=64, help="sequences per test length")
     parser.add_argument("--long-lengths", type=int, nargs="+", default=[10_000])
     parser.add_argument("--long-count", type=int, default=128)
+    parser.add_argument("--save-dir", help="write each trained model here as a .keras file")
     parser.add_argument("--quick", action="store_true", help="a few steps, for tests")
     add_output_arguments(parser)
     args = parser.parse_args()

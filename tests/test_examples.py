@@ -86,6 +86,30 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
 
 
 @documented_on_jax
+def test_regular_languages_trains_a_word_problem_and_saves_each_model(tmp_path):
+    out, saved = tmp_path / "result.json", tmp_path / "models"
+    arguments = ["--quick", "--tasks", "word_problem_s3", "--models", "hsru", "lstm"]
+    run_script_here(
+        os.path.join("examples", "regular_languages.py"),
+        [*arguments, "--seeds", "1", "--save-dir", str(saved), "--json", str(out)],
+    )
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["task"], r["model"]) for r in runs] == [
+        ("word_problem_s3", "hsru"),
+        ("word_problem_s3", "lstm"),
+    ]
+    assert sorted(os.listdir(saved)) == [
+        "word_problem_s3-hsru-seed0.keras",
+        "word_problem_s3-lstm-seed0.keras",
+    ]
+    for run in runs:
+        model = keras.saving.load_model(run["saved"])
+        # S3's six elements in, its six elements out.
+        assert model.input_shape[-1] == 6 and model.output_shape[-1] == 6
+        assert model.count_params() == run["parameters"]
+
+
+@documented_on_jax
 def test_regular_languages_rejects_steps_that_do_not_split_into_stages(tmp_path):
     # The check comes before any training.
     arguments = ["--train-lengths", "10", "30", "60", "--steps", "1000"]
