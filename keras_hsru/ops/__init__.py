@@ -300,6 +300,26 @@ def counter_scan(up_spikes, down_spikes, modulus: int, initial_state=None):
     return _implementation().counter_scan(up_spikes, down_spikes, initial_state, modulus)
 
 
+def _checked_per_unit_and_states(
+    current, dtype, decay, threshold, initial_potential, initial_memory
+):
+    """`decay`, `threshold` and the initial V and D (zeros where None) in the
+    states' `dtype`, checked against the sequence `current`."""
+    if initial_potential is None:
+        initial_potential = keras.ops.zeros(keras.ops.shape(current[:, 0]), dtype)
+    if initial_memory is None:
+        initial_memory = keras.ops.zeros(keras.ops.shape(current[:, 0]), dtype)
+    decay, threshold, initial_potential, initial_memory = (
+        keras.ops.convert_to_tensor(t, dtype)
+        for t in (decay, threshold, initial_potential, initial_memory)
+    )
+    for name, value in (("decay", decay), ("threshold", threshold)):
+        _check_per_unit(name, value, current)
+    _check_state("initial_potential", initial_potential, current)
+    _check_state("initial_memory", initial_memory, current)
+    return decay, threshold, initial_potential, initial_memory
+
+
 def hybrid_scan(
     decay,
     current,
@@ -400,18 +420,9 @@ def hybrid_scan(
                 f"Received: readout_dtype={readout_dtype!r}"
             )
     dtype = "float32" if current_dtype in HALF_DTYPES else current_dtype
-    if initial_potential is None:
-        initial_potential = keras.ops.zeros(keras.ops.shape(current[:, 0]), dtype)
-    if initial_memory is None:
-        initial_memory = keras.ops.zeros(keras.ops.shape(current[:, 0]), dtype)
-    decay, threshold, initial_potential, initial_memory = (
-        keras.ops.convert_to_tensor(t, dtype)
-        for t in (decay, threshold, initial_potential, initial_memory)
+    decay, threshold, initial_potential, initial_memory = _checked_per_unit_and_states(
+        current, dtype, decay, threshold, initial_potential, initial_memory
     )
-    for name, value in (("decay", decay), ("threshold", threshold)):
-        _check_per_unit(name, value, current)
-    _check_state("initial_potential", initial_potential, current)
-    _check_state("initial_memory", initial_memory, current)
     states = None
     if time_chunk_length is not None:
         time_chunk_length = check_positive_int("time_chunk_length", time_chunk_length)
@@ -516,18 +527,9 @@ def pallas_hybrid_scan(
         raise ValueError(
             f"`current` must be float32, bfloat16 or float16. Received: dtype={current_dtype}"
         )
-    if initial_potential is None:
-        initial_potential = keras.ops.zeros(keras.ops.shape(current[:, 0]), "float32")
-    if initial_memory is None:
-        initial_memory = keras.ops.zeros(keras.ops.shape(current[:, 0]), "float32")
-    decay, threshold, initial_potential, initial_memory = (
-        keras.ops.convert_to_tensor(t, "float32")
-        for t in (decay, threshold, initial_potential, initial_memory)
+    decay, threshold, initial_potential, initial_memory = _checked_per_unit_and_states(
+        current, "float32", decay, threshold, initial_potential, initial_memory
     )
-    for name, value in (("decay", decay), ("threshold", threshold)):
-        _check_per_unit(name, value, current)
-    _check_state("initial_potential", initial_potential, current)
-    _check_state("initial_memory", initial_memory, current)
     from keras_hsru.ops import _pallas
 
     return _pallas.hybrid_scan(
