@@ -206,12 +206,8 @@ def plan(
     (`Choice.inference_chunk_length`) and `right_padded_branch`. Under a
     tracer that fixes the sequence length (`fixed_length_trace`: torch's ONNX
     export), a run-time branch would be recorded for the traced mask only, so
-    masks take the masked scan there."""
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError(
-            f"`implementation` must be one of {IMPLEMENTATIONS}. "
-            f"Received: implementation={implementation!r}"
-        )
+    masks take the masked scan there. `keras_hsru.ops.plan_call` checks the
+    arguments."""
     if implementation == "loop":
         return Plan(True, None, "masked scan" if masked else "none", None)
     fused = _FUSED_ARGUMENT[implementation] if xor_bit else False
