@@ -401,8 +401,8 @@ class HSRUClassifier(keras.Model):
     have time constants spread log-uniformly from `min_timescale` to
     `max_timescale` steps (`keras_hsru.initializers.TimescaleUniform`), each
     layer but the first with a residual connection, each followed by layer
-    normalisation; the last step's output (or the mean over the unmasked
-    steps) goes through dropout to a softmax head.
+    normalisation; the last step's output and the mean output over the
+    unmasked steps, side by side, go through dropout to a softmax head.
 
     Sequences of different lengths are padded to one length with
     `mask_value` (`keras.utils.pad_sequences(..., padding="post",
@@ -417,10 +417,10 @@ class HSRUClassifier(keras.Model):
         num_classes: Integer of at least 2, the number of classes.
         units: Positive integer, units per HSRU layer. Default: `64`.
         num_layers: Positive integer, stacked HSRU layers. Default: `2`.
-        readout: `"last"` (default: the output at the last unmasked step),
-            `"mean"` (the mean output over the unmasked steps) or
-            `"last_and_mean"` (both, side by side: the head reads twice the
-            units).
+        readout: `"last_and_mean"` (default: the output at the last
+            unmasked step and the mean output over the unmasked steps, side
+            by side, so the head reads twice the units), `"last"` or
+            `"mean"` (one of the two).
         min_timescale: Positive float, the shortest decay time constant in
             steps. Default: `1.0`.
         max_timescale: Positive float, the longest; about the sequences'
@@ -464,7 +464,7 @@ class HSRUClassifier(keras.Model):
         num_classes: int,
         units: int = 64,
         num_layers: int = 2,
-        readout: str = "last",
+        readout: str = "last_and_mean",
         min_timescale: float = 1.0,
         max_timescale: float = 1000.0,
         dropout: float = 0.0,
