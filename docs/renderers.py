@@ -95,7 +95,8 @@ RUNS = {
             ],
         )
     ],
-    "deploy": [
+    "deploy": [("quantization", "jax", ["examples/quantization.py"])]
+    + [
         (f"streaming-{backend}", backend, ["examples/streaming.py"])
         for backend in ("jax", "tensorflow", "torch")
     ],
@@ -486,6 +487,7 @@ def render_performance_gpu(load, write, figure):
 
 
 def render_deploy(load, write, figure):
+    render_quantization(load, write, figure)
     rows = []
     for backend in ("jax", "tensorflow", "torch"):
         for row in load(f"streaming-{backend}")["rows"]:
@@ -517,6 +519,59 @@ def render_deploy(load, write, figure):
             rows,
         ),
     )
+
+
+def quantization_table(report):
+    """float32 against int8 weights: mean accuracy over seeds, weight bytes, latency."""
+    runs = report["runs"]
+    models = list(dict.fromkeys(run["model"] for run in runs))
+    rows = []
+    for model in models:
+        mine = [run for run in runs if run["model"] == model]
+        scores = [key for key in mine[0] if key.startswith(("parity", "test"))]
+        latency = {
+            kind: [
+                r["predict_on_batch_seconds"]
+                for r in mine
+                if r["weights"] == kind and "predict_on_batch_seconds" in r
+            ]
+            for kind in ("float32", "int8")
+        }
+        for kind in ("float32", "int8"):
+            chosen = [run for run in mine if run["weights"] == kind]
+            cells = [
+                ", ".join(
+                    f"{key.removeprefix('parity ')}: {100 * statistics.mean(r[key] for r in chosen):.1f}"
+                    for key in scores
+                ),
+                f"{chosen[0]['weight_bytes']:,}",
+                (
+                    f"{1000 * statistics.mean(latency[kind]):.1f}"
+                    + (
+                        f" ({statistics.mean(latency['int8']) / statistics.mean(latency['float32']):.2f}x)"
+                        if kind == "int8"
+                        else ""
+                    )
+                    if latency[kind]
+                    else "-"
+                ),
+            ]
+            rows.append([model, kind, *cells])
+    seeds = len({run["seed"] for run in runs})
+    return table(
+        [
+            "model",
+            "weights",
+            f"test accuracy (%), mean of {seeds} seeds",
+            "weight bytes",
+            f"ms per `predict_on_batch`, 1 x {report['latency_length']:,} steps",
+        ],
+        rows,
+    )
+
+
+def render_quantization(load, write, figure):
+    write("quantization.md", quantization_table(load("quantization")))
 
 
 def render_threshold_sweep(load, write, figure):
@@ -1007,6 +1062,7 @@ RENDERERS = {
 # page's other runs' outputs.
 RUN_RENDERERS = {
     ("paper", "threshold_sweep"): render_threshold_sweep,
+    ("deploy", "quantization"): render_quantization,
     **{("regular-languages", name): render_paper_recipe for name in PAPER_RECIPE_RUNS},
     **{("real-sequences", name): render_masking for name in MASKING_RUNS},
 }

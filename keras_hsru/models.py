@@ -538,13 +538,26 @@ class HSRUClassifier(keras.Model):
 
     def build(self, input_shape):
         shape = self._sequences_shape(input_shape)
+        # Every sublayer built, so that a loaded model quantizes (`Model.quantize`
+        # asks each for it) before it is called.
+        if self.padding is not None:
+            self.padding.build(shape)
         for layer, norm in zip(self.recurrent_layers, self.norms):
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
             norm.build(shape)
+        if self.pooling is not None:
+            self.pooling.build(shape)
         width = shape[-1] * (2 if self.readout == "last_and_mean" else 1)
+        self.head_dropout.build((shape[0], width))
         self.head.build((shape[0], width))
         self.built = True
+        # A model saved after `quantize` (`from_config`): the same layers
+        # quantized again, so that the saved int8 weights load into them.
+        layers = self._leaf_layers()
+        for path, mode in getattr(self, "_quantize_when_built", {}).items():
+            layers[path].quantize(mode)
+        self._quantize_when_built = {}
 
     def call(self, inputs, mask=None, training=False):
         if len(inputs.shape) == 2:
@@ -607,6 +620,32 @@ class HSRUClassifier(keras.Model):
             "features": self.features,
             "layer_arguments": self.layer_arguments,
             "seed": self.seed,
+            # A subclassed model's layers are made again from its arguments:
+            # which of them `quantize` changed (and how) travels beside them.
+            "quantized_layers": self._quantized_layers(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        quantized_layers = config.pop("quantized_layers", None) or {}
+        model = cls(**config)
+        model._quantize_when_built = quantized_layers
+        return model
+
+    def _leaf_layers(self):
+        """This model's layers that hold no other, by their path below the model."""
+        return {
+            layer.path.removeprefix(f"{self.path}/"): layer
+            for layer in self._flatten_layers(include_self=False)
+            if len(list(layer._flatten_layers())) == 1
+        }
+
+    def _quantized_layers(self):
+        return {
+            path: layer.quantization_mode
+            for path, layer in self._leaf_layers().items()
+            if layer.quantization_mode
         }
 
 

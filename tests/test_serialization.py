@@ -111,6 +111,10 @@ np.save({expected!r}, keras.ops.convert_to_numpy(model(probe_inputs())))
 classifier, x = build_classifier()
 np.save({expected!r} + ".classifier.npy", keras.ops.convert_to_numpy(classifier(x)))
 classifier.save({path!r} + ".classifier.keras")
+quantized = build_model()
+quantized.quantize("int8")
+quantized.save({path!r} + ".int8.keras")
+np.save({expected!r} + ".int8.npy", keras.ops.convert_to_numpy(quantized(probe_inputs())))
 """
 
 
@@ -130,3 +134,11 @@ def test_loads_file_saved_by_other_backend(other, tmp_path):
         keras.ops.convert_to_numpy(classifier(x)), np.load(expected + ".classifier.npy"), atol=1e-5
     )
     assert classifier.recurrent_layers[0].memory == "latch"
+    # int8 kernels (`Model.quantize`) load as int8 on this backend too.
+    quantized = keras.saving.load_model(path + ".int8.keras", safe_mode=True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(quantized(probe_inputs())),
+        np.load(expected + ".int8.npy"),
+        atol=1e-5,
+    )
+    assert {layer.cell.quantization_mode for layer in quantized.layers[1:]} == {"int8"}

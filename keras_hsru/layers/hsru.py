@@ -633,6 +633,10 @@ class HSRU(keras.layers.RNN):
             trainable=kwargs.get("trainable", True),
             name=self.cell_name,
         )
+        if cell.quantization_mode:
+            # A quantized cell's policy, saved as the layer's (`get_config`):
+            # the layer itself holds no kernel and runs in the source policy.
+            kwargs["dtype"] = cell.dtype_policy.name.split("_from_", 1)[1]
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -1035,6 +1039,9 @@ class HSRU(keras.layers.RNN):
         )
         base_config = super().get_config()
         del base_config["cell"]
+        if self.cell.quantization_mode:
+            # The cell's weights are int8 (`Model.quantize`): it is built so again.
+            base_config["dtype"] = keras.dtype_policies.serialize(self.cell.dtype_policy)
         return {**base_config, **config}
 
     @classmethod

@@ -15,6 +15,8 @@ from keras_hsru._validation import check_rate, check_step_input_shape, check_uni
 STATE_DTYPE = "float32"
 
 _WEIGHT_GROUPS = ("input", "output", "bias", "tau")
+# The weights `quantize("int8")` stores as int8, each with a float scale per unit.
+QUANTIZED_KERNELS = ("input_kernel", "output_kernel")
 
 
 def decay_from_tau(tau):
@@ -89,13 +91,19 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
     def build(self, input_shape):
         check_step_input_shape(self.__class__.__name__, input_shape)
         input_dim = input_shape[-1]
-        self.input_kernel = self.add_weight(
-            shape=(input_dim, self.units),
-            name="input_kernel",
-            initializer=self.input_initializer,
-            regularizer=self.input_regularizer,
-            constraint=self.input_constraint,
-        )
+        # A quantized policy (a model saved after `quantize("int8")`) gets the
+        # int8 kernels, last, in the order `quantize` leaves them.
+        quantized = self.quantization_mode is not None
+        if quantized and self.quantization_mode != "int8":
+            raise self._quantization_mode_error(self.quantization_mode)
+        if not quantized:
+            self.input_kernel = self.add_weight(
+                shape=(input_dim, self.units),
+                name="input_kernel",
+                initializer=self.input_initializer,
+                regularizer=self.input_regularizer,
+                constraint=self.input_constraint,
+            )
         self.input_bias = self.add_weight(
             shape=(self.units,),
             name="input_bias",
@@ -107,13 +115,14 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
             "tau", self.tau_initializer, self.tau_regularizer, self.tau_constraint
         )
         self.build_state_weights()
-        self.output_kernel = self.add_weight(
-            shape=(self.readout_width * self.units, self.units),
-            name="output_kernel",
-            initializer=self.output_initializer,
-            regularizer=self.output_regularizer,
-            constraint=self.output_constraint,
-        )
+        if not quantized:
+            self.output_kernel = self.add_weight(
+                shape=(self.readout_width * self.units, self.units),
+                name="output_kernel",
+                initializer=self.output_initializer,
+                regularizer=self.output_regularizer,
+                constraint=self.output_constraint,
+            )
         self.output_bias = self.add_weight(
             shape=(self.units,),
             name="output_bias",
@@ -121,8 +130,70 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
             regularizer=self.bias_regularizer,
             constraint=self.bias_constraint,
         )
+        if quantized:
+            self._int8_build(input_dim)
         self.input_spec = keras.layers.InputSpec(ndim=2, axes={-1: input_dim})
         self.built = True
+
+    def _int8_build(self, input_dim):
+        shapes = {
+            "input_kernel": (input_dim, self.units),
+            "output_kernel": (self.readout_width * self.units, self.units),
+        }
+        for name in QUANTIZED_KERNELS:
+            kernel = self.add_weight(
+                shape=shapes[name], name=name, initializer="zeros", dtype="int8", trainable=False
+            )
+            scale = self.add_weight(
+                shape=(self.units,), name=f"{name}_scale", initializer="ones", trainable=False
+            )
+            setattr(self, name, kernel)
+            setattr(self, f"{name}_scale", scale)
+        self._is_quantized = True
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Stores `W_in` and `W_out` as int8 (`mode="int8"`), as `Model.quantize` asks.
+
+        Each kernel becomes int8 values with a float scale per unit (keras'
+        `AbsMaxQuantizer(axis=0)`, or the weight quantizer of `config`), and
+        the cell's dtype policy `"int8_from_..."`. The cell computes as before
+        with the kernels those values stand for: the states V and D stay
+        float32 and the inputs are not quantized. Other modes raise
+        `NotImplementedError`, which `Model.quantize` reports as a warning,
+        leaving the cell as it was.
+        """
+        if mode != "int8":
+            raise self._not_implemented_error(
+                self.quantize, f"It quantizes in mode 'int8' only. Received: mode={mode!r}"
+            )
+        quantizer = keras.quantizers.QuantizationConfig.weight_quantizer_or_default(
+            config, keras.quantizers.AbsMaxQuantizer(axis=0)
+        )
+        input_dim = self.input_kernel.shape[0]
+        quantized = {}
+        for name in QUANTIZED_KERNELS:
+            values, scale = quantizer(getattr(self, name), to_numpy=True)
+            quantized[name] = (values, ops.squeeze(scale, axis=0))
+            delattr(self, name)
+        self._int8_build(input_dim)
+        for name, (values, scale) in quantized.items():
+            getattr(self, name).assign(values)
+            getattr(self, f"{name}_scale").assign(scale)
+        self.dtype_policy = keras.dtype_policies.get(f"int8_from_{self.dtype_policy.name}")
+
+    def _int8_call(self, *args, **kwargs):
+        # `kernel()` reads the int8 kernels: the step is the float one.
+        return self.call(*args, **kwargs)
+
+    def kernel(self, name):
+        """`W_in` (`"input_kernel"`) or `W_out` (`"output_kernel"`) in the compute
+        dtype; after `quantize("int8")`, the values its int8 weights stand for."""
+        weight = getattr(self, name)
+        if not self.quantization_mode:
+            return weight
+        # `/`, not `ops.divide`: torch's ONNX exporter has no `aten::divide`.
+        scale = getattr(self, f"{name}_scale")
+        return ops.cast(weight, self.compute_dtype) / ops.cast(scale, self.compute_dtype)
 
     def build_state_weights(self):
         """Adds the weights that sit between `tau` and `output_kernel`."""
@@ -132,7 +203,7 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
     def input_current(self, inputs, dtype: str | None = STATE_DTYPE):
         """I = x W_in + b_in, for one step or a whole sequence, in float32
         (or `dtype`; None: the compute dtype, as the matmul leaves it)."""
-        current = hsru_ops.matmul_rows(inputs, self.input_kernel) + self.input_bias
+        current = hsru_ops.matmul_rows(inputs, self.kernel("input_kernel")) + self.input_bias
         return current if dtype is None else ops.cast(current, dtype)
 
     def decay(self):
@@ -164,14 +235,15 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
                     ]
                 )
             ]
+        output_kernel = self.kernel("output_kernel")
         if len(states) > 1 and len(states[0].shape) == 3:
             rows = [
-                self.output_kernel[index * self.units : (index + 1) * self.units]
+                output_kernel[index * self.units : (index + 1) * self.units]
                 for index in range(len(states))
             ]
             return hsru_ops.tanh_dense(states, rows, self.output_bias)
         features = states[0] if len(states) == 1 else ops.concatenate(states, axis=-1)
-        return hsru_ops.tanh_dense([features], [self.output_kernel], self.output_bias)
+        return hsru_ops.tanh_dense([features], [output_kernel], self.output_bias)
 
     def integrate(self, inputs, potential, training):
         """One step of the leaky integrator, in float32."""
