@@ -1096,3 +1096,5 @@ def render(page, load, generated, figures, find_figure, only=None):
         RENDERERS[page](load_declared, write, figure)
     with open(os.path.join(generated, "algorithms.md"), "w") as f:
         f.write(hsru_ops.algorithm_table())
+    with open(os.path.join(generated, "plans.md"), "w") as f:
+        f.write(hsru_ops.plan_table())

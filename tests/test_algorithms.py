@@ -38,6 +38,8 @@ def test_the_docs_show_the_table_the_code_decides_by():
     # `python docs/regenerate.py algorithms` rewrites it.
     with open(os.path.join(ROOT, "docs", "generated", "algorithms.md")) as f:
         assert f.read() == keras_hsru.ops.algorithm_table() == _algorithms.table()
+    with open(os.path.join(ROOT, "docs", "generated", "plans.md")) as f:
+        assert f.read() == keras_hsru.ops.plan_table() == _algorithms.plan_table()
 
 
 def test_every_documented_place_has_a_reason_and_known_algorithms():

@@ -25,7 +25,7 @@ The layers call only `keras.ops` and the functions below:
   call runs (a `Plan`), decided from the above in `_algorithms.plan` alone.
 - `tanh_dense(inputs, kernels, bias)` and `matmul_rows(x, kernel)`: the
   readout and the projections; `algorithm_table()`: the docs' table of
-  which algorithm runs where.
+  which algorithm runs where, `plan_table()`: of what a call runs.
 
 Which algorithm serves which backend and device is decided in one place,
 `_algorithms.py`. Each backend module (`_jax.py`, `_tensorflow.py`,
@@ -810,6 +810,24 @@ def algorithm_table() -> str:
     return _algorithms.table()
 
 
+def plan_table() -> str:
+    """The Markdown table of what an HSRU layer's call runs, by its arguments.
+
+    One row per `implementation`, memory and kind of call (training,
+    `predict`, masked), written from the `Plan` that `plan_call` returns for
+    it, with what depends on the backend and device named as a column of
+    `algorithm_table()` ("How it works" shows both).
+
+    Returns:
+        The table as a string of Markdown lines.
+
+    Examples:
+        >>> print(keras_hsru.ops.plan_table().splitlines()[0])
+        | `implementation` | memory | call | what runs |
+    """
+    return _algorithms.plan_table()
+
+
 def fixed_length_trace() -> bool:
     """Whether the graph being traced now holds the sequence length as a constant.
 
@@ -834,4 +852,5 @@ __all__ = [
     "tanh_dense",
     "matmul_rows",
     "algorithm_table",
+    "plan_table",
 ]

@@ -249,3 +249,53 @@ def table() -> str:
             f"| {choice.why} |"
         )
     return "\n".join(rows) + "\n"
+
+
+# What `plan_table` writes for each decision of a `Plan`.
+_FUSED_WORDS = {
+    None: "the fused path where the place has one (`fused V, S, D` above), else the composed scans",
+    True: "the fused path, forced (a `ValueError` where the place has none)",
+    False: "the composed scans",
+}
+_MASK_WORDS = {
+    "masked scan": "the masked scan (the composed scans with a per-step decay)",
+    "right-padded branch": (
+        "where the place has the branch (`padded at the end` above), rows padded at the end "
+        "take {fused}, other masks the masked scan; elsewhere the masked scan"
+    ),
+}
+# Stands for the place's `Choice.inference_chunk_length` in the calls `plan_table` plans.
+_PLACE_CHUNKS = -1
+
+
+def plan_table() -> str:
+    """The Markdown table of `plan` over every layer argument and kind of call,
+    with the place's facts (its fused path, chunk length and branch) named."""
+    rows = [
+        "| `implementation` | memory | call | what runs |",
+        "| --- | --- | --- | --- |",
+    ]
+    calls = (
+        ("training, no mask", False, True),
+        ("`predict` (no training), no mask", False, False),
+        ("with a mask", True, True),
+    )
+    for implementation in IMPLEMENTATIONS:
+        # The layers refuse "fused" with another memory than the XOR bit.
+        memories = {
+            "loop": (("any", True),),
+            "fused": (("XOR bit", True),),
+        }.get(implementation, (("XOR bit", True), ("latch or counter", False)))
+        for memory, xor_bit in memories:
+            for call, masked, training in calls:
+                chosen = plan(implementation, xor_bit, masked, training, _PLACE_CHUNKS, True)
+                if chosen.step_loop:
+                    runs = "keras' step loop over the cell"
+                elif chosen.mask_route != "none":
+                    runs = _MASK_WORDS[chosen.mask_route].format(fused=_FUSED_WORDS[chosen.fused])
+                else:
+                    runs = _FUSED_WORDS[chosen.fused]
+                    if chosen.forward_chunk_length == _PLACE_CHUNKS:
+                        runs += ", in the place's forward chunks (`forward chunks` above)"
+                rows.append(f'| `"{implementation}"` | {memory} | {call} | {runs} |')
+    return "\n".join(rows) + "\n"
