@@ -10,21 +10,7 @@ from keras_hsru import ops as hsru_ops
 from keras_hsru import regularizers as hsru_regularizers
 from keras_hsru._validation import check_bool, check_choice, check_shape, shape_of
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE, LeakyIntegratorCell
-
-
-def xor_step(previous, spikes):
-    """The paper's differentiable XOR: D_t = D_{t-1} (1 - S_t) + (1 - D_{t-1}) S_t."""
-    return previous * (1 - spikes) + (1 - previous) * spikes
-
-
-# The default initial threshold of the memories moved by up and down spikes
-# (a counter modulo k > 2, the latch): they hold where -threshold <= V <= threshold.
-COUNTER_THRESHOLD = 0.25
-
-# What a spike does to the digital memory: "toggle" flips it (the paper's XOR
-# bit; with memory_states=k, a counter modulo k); "latch" sets it on an up
-# spike and resets it on a down spike (a flip-flop with hysteresis).
-MEMORIES = ("toggle", "latch")
+from keras_hsru.layers.memory import MEMORIES, memory_kind
 
 
 def check_states(states, batch, sizes):
@@ -33,30 +19,6 @@ def check_states(states, batch, sizes):
     for state, size in zip(states, sizes):
         description = "(batch, units)" if size == sizes[0] else "(batch, (k - 1) * units)"
         check_shape("initial_state", state, (batch, size), description)
-
-
-def latch_hold(up, down):
-    """Where the latch keeps its state: no spike, or both at once."""
-    return (1 - up) * (1 - down) + up * down
-
-
-def latch_step(previous, up, down):
-    """One step of the latch: set to 1 by an up spike, reset to 0 by a down
-    spike, held otherwise (`D_t = hold_t D_{t-1} + U_t (1 - N_t)`)."""
-    return latch_hold(up, down) * previous + up * (1 - down)
-
-
-def counter_step(previous, up, down):
-    """One step of the k-state memory, `previous` `(batch, k, units)` over the
-    counts: an up spike rotates it one count up, a down spike one down, both
-    leave it (`keras_hsru.ops.counter_scan`, step by step)."""
-    up, down = ops.expand_dims(up, 1), ops.expand_dims(down, 1)
-    return (
-        (1 - up) * (1 - down) * previous
-        + up * (1 - down) * ops.roll(previous, 1, axis=1)
-        + down * (1 - up) * ops.roll(previous, -1, axis=1)
-        + up * down * previous
-    )
 
 
 @keras.saving.register_keras_serializable(package="keras_hsru")
@@ -186,28 +148,21 @@ class HSRUCell(LeakyIntegratorCell):
         self.surrogate = hsru_ops.check_surrogate(surrogate)
         self.memory_states = hsru_ops.check_memory_states(memory_states)
         self.memory = check_choice("memory", memory, MEMORIES)
-        if self.memory == "latch" and self.memory_states != 2:
-            raise ValueError(
-                "A latch holds one bit: use memory='latch' with memory_states=2. "
-                f"Received: memory='latch' with memory_states={memory_states!r}"
-            )
+        # What the spikes do to D, step by step and over whole sequences.
+        self.digital_memory = memory_kind(self.memory, self.memory_states, self.units)
         if threshold_initializer is None:
-            # A counter or a latch holds where -threshold <= V <= threshold: at
-            # zero that band is empty and every step moves the memory.
-            threshold_initializer = (
-                "zeros" if self.is_xor_bit else initializers.Constant(COUNTER_THRESHOLD)
-            )
+            threshold_initializer = self.digital_memory.threshold_initializer()
         self.threshold_initializer = initializers.get(threshold_initializer)
         self.threshold_regularizer = regularizers.get(threshold_regularizer)
         self.threshold_constraint = constraints.get(threshold_constraint)
-        # V, then one block of W_out's rows per channel of D.
-        self.readout_width = self.memory_states
-        self.state_size = [self.units, self.units, (self.memory_states - 1) * self.units]
+        self.readout_width = self.digital_memory.readout_width
+        self.state_size = [self.units, self.units, self.digital_memory.channels * self.units]
 
     @property
     def is_xor_bit(self) -> bool:
-        """Whether the memory is the paper's XOR bit (toggled, two states)."""
-        return self.memory == "toggle" and self.memory_states == 2
+        """Whether the memory is the paper's XOR bit (toggled, two states), the
+        only memory the fused paths compute."""
+        return self.digital_memory.xor_bit
 
     def build_state_weights(self):
         self.threshold = self.add_state_weight(
@@ -233,11 +188,19 @@ class HSRUCell(LeakyIntegratorCell):
             self.surrogate,
         )
 
+    def _spikes(self, potential, step=None):
+        """The up spikes and, for a memory that reads them, the down spikes (else
+        None); with `step` (the mask as float32), none at masked steps."""
+        up = self.spikes(potential)
+        down = self.down_spikes(potential) if self.digital_memory.two_sided else None
+        if step is not None:
+            up = up * step
+            down = None if down is None else down * step
+        return up, down
+
     def spike_count(self, potential):
         """The spikes of each unit-step: S, or for a k-state memory and the latch up plus down."""
-        if self.is_xor_bit:
-            return self.spikes(potential)
-        return self.spikes(potential) + self.down_spikes(potential)
+        return self.digital_memory.spike_count(*self._spikes(potential))
 
     def memory_scan(self, potential, memory0, step=None):
         """`(spikes, D)` over whole sequences from V `(batch, time, units)` and
@@ -245,48 +208,20 @@ class HSRUCell(LeakyIntegratorCell):
         unit-step (up plus down for a k-state memory and the latch). With
         `step`, the mask as float32 `(batch, time, 1)`, masked steps have no
         spike."""
-        up = self.spikes(potential)
-        if step is not None:
-            up = up * step
-        if self.is_xor_bit:
-            return up, hsru_ops.xor_scan(up, memory0)
-        down = self.down_spikes(potential)
-        if step is not None:
-            down = down * step
-        if self.memory == "latch":
-            return up + down, hsru_ops.linear_scan(latch_hold(up, down), up * (1 - down), memory0)
-        counts = hsru_ops.counter_scan(up, down, self.memory_states, self._counts(memory0))
-        shape = ops.shape(counts)
-        width = (self.memory_states - 1) * self.units
-        return up + down, ops.reshape(counts[:, :, 1:], (shape[0], shape[1], width))
-
-    def _counts(self, memory):
-        """The memory state `(batch, (k - 1) * units)` as its distribution over
-        the k counts, `(batch, k, units)`: count 0 holds what the others leave."""
-        channels = ops.reshape(memory, (-1, self.memory_states - 1, self.units))
-        return ops.concatenate([1 - ops.sum(channels, axis=1, keepdims=True), channels], axis=1)
+        up, down = self._spikes(potential, step)
+        return self.digital_memory.spike_count(up, down), self.digital_memory.scan(
+            up, down, memory0
+        )
 
     def memory_count(self, memory):
         """The count `0 .. k - 1` each unit's memory holds, from memory states
         `(..., (k - 1) * units)` (for the XOR bit and the latch, D itself);
         its expectation for a memory between counts."""
-        if self.memory_states == 2:
-            return memory
-        return sum(
-            index * memory[..., (index - 1) * self.units : index * self.units]
-            for index in range(1, self.memory_states)
-        )
+        return self.digital_memory.count(memory)
 
     def memory_step(self, memory, potential):
         """D after one step, from the float32 memory state and the new V."""
-        if self.is_xor_bit:
-            return xor_step(memory, self.spikes(potential))
-        if self.memory == "latch":
-            return latch_step(memory, self.spikes(potential), self.down_spikes(potential))
-        counts = counter_step(
-            self._counts(memory), self.spikes(potential), self.down_spikes(potential)
-        )
-        return ops.reshape(counts[:, 1:], (-1, (self.memory_states - 1) * self.units))
+        return self.digital_memory.step(memory, *self._spikes(potential))
 
     def spike_activity(
         self, sequences, initial_state=None, mask=None, go_backwards: bool = False
