@@ -136,20 +136,23 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
         self.built = True
 
     def _int8_build(self, input_dim):
-        shapes = {
-            "input_kernel": (input_dim, self.units),
-            "output_kernel": (self.readout_width * self.units, self.units),
-        }
-        for name in QUANTIZED_KERNELS:
-            kernel = self.add_weight(
-                shape=shapes[name], name=name, initializer="zeros", dtype="int8", trainable=False
-            )
-            scale = self.add_weight(
-                shape=(self.units,), name=f"{name}_scale", initializer="ones", trainable=False
-            )
-            setattr(self, name, kernel)
-            setattr(self, f"{name}_scale", scale)
+        self.input_kernel, self.input_kernel_scale = self._int8_weights(
+            "input_kernel", (input_dim, self.units)
+        )
+        self.output_kernel, self.output_kernel_scale = self._int8_weights(
+            "output_kernel", (self.readout_width * self.units, self.units)
+        )
         self._is_quantized = True
+
+    def _int8_weights(self, name, shape):
+        """An int8 kernel and its float scale per unit, not trained."""
+        kernel = self.add_weight(
+            shape=shape, name=name, initializer="zeros", dtype="int8", trainable=False
+        )
+        scale = self.add_weight(
+            shape=(self.units,), name=f"{name}_scale", initializer="ones", trainable=False
+        )
+        return kernel, scale
 
     def quantize(self, mode=None, type_check=True, config=None):
         """Stores `W_in` and `W_out` as int8 (`mode="int8"`), as `Model.quantize` asks.
