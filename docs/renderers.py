@@ -95,7 +95,10 @@ RUNS = {
             ],
         )
     ],
-    "deploy": [("quantization", "jax", ["examples/quantization.py"])]
+    "deploy": [
+        ("quantization", "jax", ["examples/quantization.py"]),
+        ("edge", "tensorflow", ["examples/edge.py"]),
+    ]
     + [
         (f"streaming-{backend}", backend, ["examples/streaming.py"])
         for backend in ("jax", "tensorflow", "torch")
@@ -488,6 +491,7 @@ def render_performance_gpu(load, write, figure):
 
 def render_deploy(load, write, figure):
     render_quantization(load, write, figure)
+    render_edge(load, write, figure)
     rows = []
     for backend in ("jax", "tensorflow", "torch"):
         for row in load(f"streaming-{backend}")["rows"]:
@@ -497,7 +501,14 @@ def render_deploy(load, write, figure):
                     row["layer"],
                     row["chunk"],
                     f"{row['stream']:,}",
-                    percent(row["accuracy"]),
+                    percent(row["accuracy"])
+                    + (
+                        f" (wrong at steps {', '.join(map(str, row['wrong_steps'][:5]))}"
+                        + (", ..." if len(row["wrong_steps"]) > 5 else "")
+                        + ")"
+                        if row["wrong_steps"]
+                        else ""
+                    ),
                     f"{row['p50_ms']:.3f}",
                     f"{row['p99_ms']:.3f}",
                     f"{row['steps_per_s']:,.0f}",
@@ -568,6 +579,50 @@ def quantization_table(report):
         ],
         rows,
     )
+
+
+def edge_table(report):
+    """One stream, one step per call, in each runtime: answers, latency, file size."""
+    rows = [
+        [
+            row["runtime"],
+            row["weights"],
+            percent(row["accuracy"])
+            + (
+                f" (wrong at steps {', '.join(map(str, row['wrong_steps'][:5]))}"
+                + (", ..." if len(row["wrong_steps"]) > 5 else "")
+                + ")"
+                if row["wrong_steps"]
+                else ""
+            ),
+            f"{row['p50_ms']:.3f}",
+            f"{row['p99_ms']:.3f}",
+            "-" if row["file_bytes"] is None else f"{row['file_bytes']:,}",
+        ]
+        for row in report["rows"]
+    ]
+    text = table(
+        [
+            "runtime",
+            "HSRU kernels",
+            f"answers correct ({report['rows'][0]['steps']:,} steps)",
+            "p50 ms per step",
+            "p99 ms per step",
+            "exported file, bytes",
+        ],
+        rows,
+    )
+    if report["unavailable"]:
+        text += (
+            "\nNot offered on this backend: "
+            + "; ".join(f"{name}: {reason}" for name, reason in report["unavailable"].items())
+            + "\n"
+        )
+    return text
+
+
+def render_edge(load, write, figure):
+    write("edge.md", edge_table(load("edge")))
 
 
 def render_quantization(load, write, figure):
@@ -1063,6 +1118,7 @@ RENDERERS = {
 RUN_RENDERERS = {
     ("paper", "threshold_sweep"): render_threshold_sweep,
     ("deploy", "quantization"): render_quantization,
+    ("deploy", "edge"): render_edge,
     **{("regular-languages", name): render_paper_recipe for name in PAPER_RECIPE_RUNS},
     **{("real-sequences", name): render_masking for name in MASKING_RUNS},
 }

@@ -1,16 +1,15 @@
 """int8 weights: `model.quantize("int8")` on a trained parity model and a trained classifier.
 
-Trains `HSRU(16)` on temporal parity at length 10 (the quickstart's recipe:
+Trains `HSRU(16)` on temporal parity at lengths 10 and 11 (`_quick_parity`:
 AdamW 1e-2, 8 epochs of 6,400 fresh sequences) and `HSRUClassifier(2, units=64)`
 on ItalyPowerDemand (the Real sequences page's protocol, 300 epochs), saves
 each, loads a copy and quantizes it (`int8` kernels in every HSRU cell and in
 the Dense head; V and D stay float32). Reports, per seed, float32 against
 int8: test accuracy (parity at length 10 and at `--long-length`), the bytes of
-the weights, and the latency of `predict_on_batch`
-on one parity sequence of `--latency-length` steps (median of `--rounds`
+the weights, and the latency of `predict_on_batch` on one parity sequence of `--latency-length` steps (median of `--rounds`
 calls, float32 and int8 alternating in one run).
 
-    KERAS_BACKEND=jax python examples/quantization.py        # ~5 minutes on 2 CPU cores
+    KERAS_BACKEND=jax python examples/quantization.py        # ~2 minutes on 2 CPU cores
     KERAS_BACKEND=jax python examples/quantization.py --quick
 
 Needs `aeon` for ItalyPowerDemand (`pip install -e ".[examples]"`).
@@ -26,35 +25,9 @@ import _ucr
 import keras
 import numpy as np
 from _outputs import add_output_arguments, write_json
+from _quick_parity import parity_batch, train_parity
 
-import keras_hsru
 from keras_hsru.models import HSRUClassifier
-
-
-def parity_batch(rng, count, length):
-    bits = rng.integers(0, 2, size=(count, length, 1)).astype("float32")
-    return bits, (bits.sum(axis=(1, 2)) % 2).astype("float32")
-
-
-def train_parity(seed, epochs, count):
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((None, 1)),
-            keras_hsru.HSRU(16, seed=seed),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(
-        keras.optimizers.AdamW(1e-2, global_clipnorm=1.0),
-        "binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    for _ in range(epochs):
-        x, y = parity_batch(rng, count, 10)
-        model.fit(x, y, batch_size=64, epochs=1, verbose=0)
-    return model
 
 
 def train_classifier(seed, epochs, limit):

@@ -37,7 +37,7 @@ def run_quick_mode(script, directory, fresh_process=False):
 # and what it calls in keras and keras_hsru is tested on all three by the other
 # test files, so the smoke run of a JAX-documented example runs on JAX alone,
 # which keeps CI's time down.
-EVERY_BACKEND = ("quickstart_parity.py", "temporal_parity.py", "streaming.py")
+EVERY_BACKEND = ("quickstart_parity.py", "temporal_parity.py", "streaming.py", "edge.py")
 documented_on_jax = pytest.mark.skipif(
     keras.backend.backend() != "jax",
     reason="an example documented on JAX: its smoke run runs there",

@@ -252,3 +252,60 @@ def test_litert_with_a_none_time_axis_does_not_run_on_builtin_ops(layer, rng, tm
     expected = {"HSRU": "Fill dimensions must be >= 0", "LSTM": "Select TensorFlow op"}[layer]
     with pytest.raises(RuntimeError, match=expected):
         run_litert(path, x[:, :7])
+
+
+def one_step_model(rng):
+    """(x_t, y, V, D) -> (Dense(y_t), y, V, D): a stream's step with its states explicit."""
+    x, weights = draw_problem(rng, batch=1, length=40, input_dim=3, units=4)
+    step = keras.Input(batch_shape=(1, 1, 3))
+    states = [keras.Input(batch_shape=(1, 4)) for _ in range(3)]
+    recurrent = keras_hsru.HSRU(4, return_state=True)
+    output, *new_states = recurrent(step, initial_state=states)
+    model = keras.Model([step, *states], [keras.layers.Dense(1)(output), *new_states])
+    recurrent.set_weights(weights)
+    return model, x
+
+
+def stream_through(run, x):
+    """The step outputs of feeding `x` one step per call, the states fed back."""
+    states = [np.zeros((1, 4), np.float32)] * 3
+    outputs = []
+    for t in range(x.shape[1]):
+        output, *states = [np.asarray(a) for a in run([x[:, t : t + 1], *states])]
+        outputs.append(output)
+    return np.concatenate(outputs)
+
+
+@needs("onnxruntime")
+@needs("ai_edge_litert")
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="keras exports LiteRT from TensorFlow here")
+def test_a_step_with_explicit_states_streams_alike_in_onnx_and_litert(rng, tmp_path):
+    # What examples/edge.py streams: one call per step, the states carried outside.
+    import onnxruntime
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, x = one_step_model(rng)
+    signature = [
+        [keras.InputSpec(shape=(1, 1, 3), dtype="float32")]
+        + [keras.InputSpec(shape=(1, 4), dtype="float32")] * 3
+    ]
+    model.export(str(tmp_path / "step.onnx"), format="onnx", input_signature=signature)
+    model.export(str(tmp_path / "step.tflite"), format="litert", input_signature=signature)
+    session = onnxruntime.InferenceSession(
+        str(tmp_path / "step.onnx"), providers=["CPUExecutionProvider"]
+    )
+    names = [entry.name for entry in session.get_inputs()]
+    runner = Interpreter(model_path=str(tmp_path / "step.tflite")).get_signature_runner()
+    arguments = ["args_0", "args_0_1", "args_0_2", "args_0_3"]
+
+    def litert(feed):
+        results = runner(**dict(zip(arguments, feed)))
+        return [results[f"output_{index}"] for index in range(4)]
+
+    expected = stream_through(model.predict_on_batch, x)
+    # The stream, step by step, is the whole sequence read at once.
+    whole = keras.Sequential([keras.Input((None, 3)), keras_hsru.HSRU(4, return_sequences=True)])
+    whole.layers[0].set_weights(model.layers[4].get_weights())
+    np.testing.assert_allclose(expected, numpy(model.layers[-1](whole(x)))[0], atol=1e-5)
+    for run in (lambda feed: session.run(None, dict(zip(names, feed))), litert):
+        np.testing.assert_allclose(stream_through(run, x), expected, atol=1e-5)
