@@ -161,3 +161,16 @@ def test_int8_classifier_round_trips_through_a_keras_file(tmp_path, rng):
         "head": "int8",
     }
     restored.fit(x, np.array([0, 1, 2]), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("layer_class", [keras_hsru.HSRU, keras_hsru.AttentiveHSRU])
+def test_a_layer_quantizes_as_keras_layers_do(layer_class, rng):
+    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    layer = layer_class(4, seed=1)
+    expected_shape = tuple(layer(x).shape)
+    layer.quantize("int8")
+    assert layer.cell.quantization_mode == "int8"
+    assert layer.dtype_policy.name == "float32"
+    assert tuple(layer(x).shape) == expected_shape
+    with pytest.raises(ValueError, match="already quantized"):
+        layer.quantize("int8")

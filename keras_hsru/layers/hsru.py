@@ -72,7 +72,10 @@ class HSRUCell(LeakyIntegratorCell):
     `input_bias (units,)`, `tau (units,)`, `threshold (units,)`,
     `output_kernel (k * units, units)` (rows `[:units]` read V, the next
     `units` rows each channel of D in turn; k = `memory_states`, 2 by
-    default), `output_bias (units,)`.
+    default), `output_bias (units,)`. After `quantize("int8")` (or
+    `Model.quantize("int8")`) the two kernels are int8 and not trained, each
+    with a float `..._scale (units,)`, and follow the other weights; the cell
+    computes with the values they stand for, V and D in float32.
 
     Args:
         units: Positive integer, the number of HSRU units (output size).
@@ -687,6 +690,11 @@ class HSRU(keras.layers.RNN):
     @property
     def seed(self):
         return self.cell.seed
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantizes the cell's kernels (`HSRUCell.quantize`); `Model.quantize`
+        reaches the cell itself. The layer holds no kernel of its own."""
+        self.cell.quantize(mode, type_check=type_check, config=config)
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
