@@ -66,6 +66,7 @@ def test_pallas_kernels_match_composed_ops(shape, dtype, used, rng):
     import jax.numpy as jnp
 
     from keras_hsru.ops import _jax, _pallas
+    from keras_hsru.ops._common import Surrogate
 
     interpret = jax.default_backend() != "gpu"
     args = _pallas_problem(rng, *shape, dtype)
@@ -81,7 +82,9 @@ def test_pallas_kernels_match_composed_ops(shape, dtype, used, rng):
 
     def composed(decay, current, threshold, potential0, memory0):
         potential = _jax.linear_scan(decay, current.astype(jnp.float32), potential0)
-        memory = _jax.xor_scan(_jax.spike(potential - threshold, 3.0, "fast_sigmoid"), memory0)
+        memory = _jax.xor_scan(
+            _jax.spike(potential - threshold, Surrogate("fast_sigmoid", 3.0)), memory0
+        )
         if readout is None:
             return potential, memory
         return potential, memory, potential.astype(dtype), memory.astype(dtype)

@@ -32,11 +32,11 @@ Which algorithm serves which backend and device is decided in one place,
 `_torch.py`) implements the same interface, `BACKEND_FUNCTIONS` below, on
 arguments these functions have validated and converted:
 
-- `spike(x, slope, surrogate)`, `linear_scan(decay, inputs, initial_state)`,
+- `spike(x, surrogate)`, `linear_scan(decay, inputs, initial_state)`,
   `xor_scan(spikes, initial_state)`, `counter_scan(up, down, initial_state,
   modulus)`, `scan_in_chunks(fn, carry, sequences,
   chunk_length)`, `inference_chunk_length()`, `right_padded_branch()`: as below;
-- `fused_hybrid_scan(decay, current, threshold, slope, surrogate, potential0,
+- `fused_hybrid_scan(decay, current, threshold, surrogate, potential0,
   memory0, force=False, readout_dtype=None)`: `(V, D)` by the fused path (or
   `(V, D, V_readout, D_readout)` where its kernels write the readout copies),
   or None where there is none (a ValueError instead if `force`); `current`
@@ -45,6 +45,9 @@ arguments these functions have validated and converted:
 - `fixed_length_trace()`: whether the graph being traced fixes the sequence
   length (torch's tracer, which ONNX export uses), so that the layers can
   say so instead of exporting a graph that is wrong at other lengths.
+
+The spike's surrogate travels from the public functions down as one value,
+`_common.Surrogate(name, slope)`, made once the two arguments are checked.
 """
 
 import keras
@@ -58,7 +61,7 @@ from keras_hsru._validation import (
     is_integer,
 )
 from keras_hsru.ops import _algorithms
-from keras_hsru.ops._common import SURROGATES
+from keras_hsru.ops._common import SURROGATES, Surrogate
 from keras_hsru.ops._common import matmul_rows as matmul_rows_unchecked
 
 # Sequence dtypes whose states are computed in float32.
@@ -153,12 +156,11 @@ def spike(x, slope: float = 1.0, surrogate: str = "fast_sigmoid"):
         >>> keras.ops.convert_to_numpy(s).tolist()
         [0.0, 0.0, 1.0]
     """
-    slope = check_slope(slope)
-    surrogate = check_surrogate(surrogate)
+    surrogate = Surrogate(check_surrogate(surrogate), check_slope(slope))
     x = keras.ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(x.dtype)):
         raise ValueError(f"`x` must be a floating point tensor. Received: dtype={x.dtype}")
-    return _implementation().spike(x, slope, surrogate)
+    return _implementation().spike(x, surrogate)
 
 
 def linear_scan(decay, inputs, initial_state=None):
@@ -401,8 +403,7 @@ def hybrid_scan(
         >>> keras.ops.convert_to_numpy(d[0, :, 0]).tolist()  # spikes at t = 0, 1, 3
         [1.0, 0.0, 0.0, 1.0]
     """
-    slope = check_slope(slope)
-    surrogate = check_surrogate(surrogate)
+    surrogate = Surrogate(check_surrogate(surrogate), check_slope(slope))
     if fused is not None:
         fused = check_bool("fused", fused)
     current = keras.ops.convert_to_tensor(current)
@@ -429,8 +430,8 @@ def hybrid_scan(
         length = current.shape[1]
         if isinstance(length, int) and length > time_chunk_length:
             states = _time_chunked_hybrid_scan(
-                decay, current, threshold, slope, initial_potential, initial_memory,
-                fused, surrogate, time_chunk_length,
+                decay, current, threshold, surrogate, initial_potential, initial_memory,
+                fused, time_chunk_length,
             )  # fmt: skip
     if states is None and fused is not False:
         # A backend returns (V, D), or (V, D, V_readout, D_readout) where its
@@ -439,7 +440,6 @@ def hybrid_scan(
             decay,
             current,
             threshold,
-            slope,
             surrogate,
             initial_potential,
             initial_memory,
@@ -449,7 +449,8 @@ def hybrid_scan(
     if states is None:
         current = keras.ops.cast(current, dtype)
         potential = linear_scan(decay, current, initial_potential)
-        memory = xor_scan(spike(potential - threshold, slope, surrogate), initial_memory)
+        spikes = _implementation().spike(potential - threshold, surrogate)
+        memory = xor_scan(spikes, initial_memory)
         states = (potential, memory)
     if readout_dtype is not None and len(states) == 2:
         states = (*states, *(keras.ops.cast(state, readout_dtype) for state in states))
@@ -547,7 +548,7 @@ def pallas_hybrid_scan(
 
 
 def _time_chunked_hybrid_scan(
-    decay, current, threshold, slope, initial_potential, initial_memory, fused, surrogate, chunk
+    decay, current, threshold, surrogate, initial_potential, initial_memory, fused, chunk
 ):
     """`hybrid_scan` over chunks of `chunk` steps side by side (see its docstring)."""
     ops = keras.ops
@@ -569,11 +570,11 @@ def _time_chunked_hybrid_scan(
         decay,
         ops.reshape(padded, (batch * chunks, chunk, units)),
         threshold,
-        slope,
+        surrogate.slope,
         ops.reshape(starts, (batch * chunks, units)),
         ops.zeros((batch * chunks, units), dtype),
         fused=fused,
-        surrogate=surrogate,
+        surrogate=surrogate.name,
     )
     # D_t = D_before XOR (the chunk's spike parity up to t), by the step's own
     # formula, so that the gradient is the step-by-step one; D_before carries

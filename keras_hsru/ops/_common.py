@@ -5,12 +5,27 @@
 meaning.
 """
 
+import dataclasses
 import math
 
 import keras
 
 # The spike's surrogate derivatives dS/dx at x = V - threshold, each with its slope k.
 SURROGATES = ("fast_sigmoid", "sigmoid", "triangle", "arctan")
+
+
+@dataclasses.dataclass(frozen=True)
+class Surrogate:
+    """The spike's surrogate gradient, one value: its shape `name` (one of
+    `SURROGATES`) and its slope `k`. Hashable, so that JAX takes it as a
+    static argument; the public ops check both before making one."""
+
+    name: str
+    slope: float
+
+    def gradient(self, xp, upstream, x):
+        """`upstream * dS/dx` at `x = V - threshold` (`through_surrogate`)."""
+        return through_surrogate(xp, self.name, upstream, x, self.slope)
 
 
 def through_surrogate(xp, surrogate, upstream, x, slope):
@@ -54,10 +69,10 @@ def fused_forward_step(xp, decay, threshold, potential, memory, current_t):
     return potential, memory
 
 
-def fused_backward_step(xp, decay, threshold, slope, carry, elems_t, surrogate="fast_sigmoid"):
+def fused_backward_step(xp, decay, threshold, surrogate, carry, elems_t):
     """One step back in time of the adjoints of the step-by-step recurrence.
 
-    With lV, lD the adjoints of V_t, D_t, s the surrogate and
+    With lV, lD the adjoints of V_t, D_t, s the `surrogate` (a `Surrogate`) and
     (1 - 2 D_{t-1}) = (1 - 2 D_t)(1 - 2 S_t) (D_t is D_{t-1} XOR S_t):
     lD_t = gD_t + lD_{t+1} (1 - 2 S_{t+1}),   lS_t = lD_t (1 - 2 D_{t-1}),
     lV_t = gV_t + lS_t s(V_t - theta) + alpha lV_{t+1}.
@@ -76,9 +91,7 @@ def fused_backward_step(xp, decay, threshold, slope, carry, elems_t, surrogate="
     adjoint_d = grad_d_t + carried_d
     # lD_t (1 - 2 S_t): carried to step t - 1.
     carried_d = xp.where(distance > 0, -adjoint_d, adjoint_d)
-    through_spike = through_surrogate(
-        xp, surrogate, carried_d * (1 - 2 * memory_t), distance, slope
-    )
+    through_spike = surrogate.gradient(xp, carried_d * (1 - 2 * memory_t), distance)
     adjoint_v = grad_v_t + through_spike + decay * adjoint_v
     return adjoint_v, carried_d, through_spike_sum + through_spike, decay_sum
 

@@ -14,17 +14,17 @@ def _choice():
     return _algorithms.choose(_algorithms.Place("jax", jax.default_backend()))
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
-def spike(x, slope, surrogate):
+@partial(jax.custom_vjp, nondiff_argnums=(1,))
+def spike(x, surrogate):
     return (x > 0).astype(x.dtype)
 
 
-def _spike_fwd(x, slope, surrogate):
-    return spike(x, slope, surrogate), x
+def _spike_fwd(x, surrogate):
+    return spike(x, surrogate), x
 
 
-def _spike_bwd(slope, surrogate, x, upstream):
-    return (_common.through_surrogate(jnp, surrogate, upstream, x, slope),)
+def _spike_bwd(surrogate, x, upstream):
+    return (surrogate.gradient(jnp, upstream, x),)
 
 
 spike.defvjp(_spike_fwd, _spike_bwd)
@@ -266,8 +266,8 @@ def _counter_scan_bwd(modulus, residuals, upstream):
 counter_scan.defvjp(_counter_scan_fwd, _counter_scan_bwd)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _sequential_hybrid_scan(decay, current, threshold, slope, surrogate, potential0, memory0):
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _sequential_hybrid_scan(decay, current, threshold, surrogate, potential0, memory0):
     """V, the spikes and D in one sequential loop over time (instead of two
     scans and a spike pass); the gradients in one reverse loop."""
 
@@ -279,19 +279,17 @@ def _sequential_hybrid_scan(decay, current, threshold, slope, surrogate, potenti
     return states
 
 
-def _sequential_hybrid_scan_fwd(decay, current, threshold, slope, surrogate, potential0, memory0):
-    states = _sequential_hybrid_scan(
-        decay, current, threshold, slope, surrogate, potential0, memory0
-    )
+def _sequential_hybrid_scan_fwd(decay, current, threshold, surrogate, potential0, memory0):
+    states = _sequential_hybrid_scan(decay, current, threshold, surrogate, potential0, memory0)
     return states, (*states, decay, threshold, potential0)
 
 
-def _sequential_hybrid_scan_bwd(slope, surrogate, residuals, upstream):
+def _sequential_hybrid_scan_bwd(surrogate, residuals, upstream):
     """The adjoints back in time, one reverse loop (`_common.fused_backward_step`)."""
     potential, memory, decay, threshold, potential0 = residuals
 
     def step(carry, elems_t):
-        carry = _common.fused_backward_step(jnp, decay, threshold, slope, carry, elems_t, surrogate)
+        carry = _common.fused_backward_step(jnp, decay, threshold, surrogate, carry, elems_t)
         return carry, carry[0]
 
     elems = (*upstream, potential, memory)
@@ -312,8 +310,7 @@ _sequential_hybrid_scan.defvjp(_sequential_hybrid_scan_fwd, _sequential_hybrid_s
 
 
 def fused_hybrid_scan(
-    decay, current, threshold, slope, surrogate, potential0, memory0, force=False,
-    readout_dtype=None,
+    decay, current, threshold, surrogate, potential0, memory0, force=False, readout_dtype=None,
 ):  # fmt: skip
     """V and D in one pass forward and one backward, where `_algorithms` has a
     fused path: on a CPU one sequential loop over time each (a half-precision
@@ -323,20 +320,20 @@ def fused_hybrid_scan(
     a ValueError if `force`.
     """
     choice = _choice()
-    if not choice.fused_takes(str(current.dtype), surrogate):
+    if not choice.fused_takes(str(current.dtype), surrogate.name):
         if not force:
             return None
         raise ValueError(
             "The fused HSRU kernels on JAX need a CPU, or a GPU, float32, bfloat16 or float16 "
             f"sequences and the fast sigmoid surrogate. Received: "
-            f"device={jax.default_backend()!r}, dtype={current.dtype}, surrogate={surrogate!r}"
+            f"device={jax.default_backend()!r}, dtype={current.dtype}, surrogate={surrogate.name!r}"
         )
     if choice.fused == "loop":
         return _sequential_hybrid_scan(
-            decay, current.astype(decay.dtype), threshold, slope, surrogate, potential0, memory0
+            decay, current.astype(decay.dtype), threshold, surrogate, potential0, memory0
         )
     from keras_hsru.ops import _pallas
 
     return _pallas.hybrid_scan(
-        decay, current, threshold, slope, potential0, memory0, readout_dtype=readout_dtype
+        decay, current, threshold, surrogate.slope, potential0, memory0, readout_dtype=readout_dtype
     )

@@ -18,11 +18,11 @@ def _choice():
     return _algorithms.choose(place)
 
 
-def spike(x, slope, surrogate):
+def spike(x, surrogate):
     @tf.custom_gradient
     def _spike(x):
         def grad(upstream):
-            return _common.through_surrogate(tf, surrogate, upstream, x, slope)
+            return surrogate.gradient(tf, upstream, x)
 
         return tf.cast(x > 0, x.dtype), grad
 
@@ -338,7 +338,7 @@ def _fused_forward(decay, current, threshold, potential0, memory0):
     return potential, memory
 
 
-def _fused_backward(decay, threshold, slope, surrogate, potential, memory, grad_v, grad_d):
+def _fused_backward(decay, threshold, surrogate, potential, memory, grad_v, grad_d):
     """The adjoints of the step-by-step recurrence, in one reverse loop
     (`_common.fused_backward_step`). Returns lV; the sums over time of lS s and
     of lV_{t+1} V_t (what theta's and alpha's gradients need); and
@@ -346,9 +346,7 @@ def _fused_backward(decay, threshold, slope, surrogate, potential, memory, grad_
     """
 
     def step(carry, sequences_t):
-        carry = _common.fused_backward_step(
-            tf, decay, threshold, slope, carry, sequences_t, surrogate
-        )
+        carry = _common.fused_backward_step(tf, decay, threshold, surrogate, carry, sequences_t)
         return carry, (carry[0],)
 
     zeros = tf.zeros_like(potential[:, 0])
@@ -359,8 +357,7 @@ def _fused_backward(decay, threshold, slope, surrogate, potential, memory, grad_
 
 
 def fused_hybrid_scan(
-    decay, current, threshold, slope, surrogate, potential0, memory0, force=False,
-    readout_dtype=None,
+    decay, current, threshold, surrogate, potential0, memory0, force=False, readout_dtype=None,
 ):  # fmt: skip
     """V and D by one sequential loop forward and one backward, where
     `_algorithms` takes it (graphs on a CPU) or if `force` (the loop runs
@@ -378,7 +375,7 @@ def fused_hybrid_scan(
             grad_v = tf.zeros_like(potential) if grad_v is None else grad_v
             grad_d = tf.zeros_like(memory) if grad_d is None else grad_d
             adjoint_v, through_spike_sum, decay_sum, grad_memory0 = _fused_backward(
-                decay, threshold, slope, surrogate, potential, memory, grad_v, grad_d
+                decay, threshold, surrogate, potential, memory, grad_v, grad_d
             )
             first_adjoint_v = adjoint_v[:, 0]
             return (

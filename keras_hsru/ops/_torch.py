@@ -15,24 +15,24 @@ def _choice(device_type):
 
 class _Spike(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, slope, surrogate):
+    def forward(ctx, x, surrogate):
         ctx.save_for_backward(x)
-        ctx.slope, ctx.surrogate = slope, surrogate
+        ctx.surrogate = surrogate
         return (x > 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, upstream):
         (x,) = ctx.saved_tensors
-        if ctx.surrogate == "fast_sigmoid":
+        surrogate = ctx.surrogate
+        if surrogate.name == "fast_sigmoid":
             # In place on one fresh tensor: on a CPU each new full-size tensor
             # costs as much as the arithmetic.
-            return upstream / x.abs().mul_(ctx.slope).add_(1).square_(), None, None
-        grad = _common.through_surrogate(torch, ctx.surrogate, upstream, x, ctx.slope)
-        return grad, None, None
+            return upstream / x.abs().mul_(surrogate.slope).add_(1).square_(), None
+        return surrogate.gradient(torch, upstream, x), None
 
 
-def spike(x, slope, surrogate):
-    return _Spike.apply(x, slope, surrogate)
+def spike(x, surrogate):
+    return _Spike.apply(x, surrogate)
 
 
 def tanh_dense(inputs, kernels, bias):
@@ -312,8 +312,7 @@ class _HybridScan(torch.autograd.Function):
 
 
 def fused_hybrid_scan(
-    decay, current, threshold, slope, surrogate, potential0, memory0, force=False,
-    readout_dtype=None,
+    decay, current, threshold, surrogate, potential0, memory0, force=False, readout_dtype=None,
 ):  # fmt: skip
     """V and D in one fused Triton pass where `_algorithms` takes it (CUDA, or
     any device under Triton's interpreter, TRITON_INTERPRET=1, which the tests
@@ -324,17 +323,17 @@ def fused_hybrid_scan(
     choice = _choice(current.device.type)
     kernels = _fused_kernels() if choice.fused == "triton" else None
     dtype = str(current.dtype).removeprefix("torch.")
-    if kernels is None or decay.dim() != 1 or not choice.fused_takes(dtype, surrogate):
+    if kernels is None or decay.dim() != 1 or not choice.fused_takes(dtype, surrogate.name):
         if force:
             raise ValueError(
                 "The fused HSRU kernels on torch need a CUDA device, Triton, float32, bfloat16 "
                 "or float16 sequences and the fast sigmoid surrogate. Received: "
-                f"device={current.device}, dtype={current.dtype}, surrogate={surrogate!r}, "
+                f"device={current.device}, dtype={current.dtype}, surrogate={surrogate.name!r}, "
                 f"Triton {'installed' if _fused_kernels() else 'not installed'}"
             )
         return None
     if readout_dtype is not None:
         readout_dtype = getattr(torch, readout_dtype)
     return _HybridScan.apply(
-        decay, current, threshold, potential0, memory0, kernels, slope, readout_dtype
+        decay, current, threshold, potential0, memory0, kernels, surrogate.slope, readout_dtype
     )

@@ -14,7 +14,10 @@ import numpy as np
 import torch
 
 from keras_hsru.ops import _torch
+from keras_hsru.ops._common import Surrogate
 from tests.support import reference
+
+FAST_SIGMOID = Surrogate("fast_sigmoid", 3.0)
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 interpreter = device == "cpu"
@@ -55,13 +58,13 @@ for dtype, (batch, length, units), used in cases:
         ]
         if fused:
             out = _torch.fused_hybrid_scan(
-                leaves[0], leaves[1], leaves[2], 3.0, "fast_sigmoid", leaves[3], leaves[4],
+                leaves[0], leaves[1], leaves[2], FAST_SIGMOID, leaves[3], leaves[4],
                 readout_dtype=readout,
             )  # fmt: skip
             assert out is not None, "the fused kernel did not apply"
         else:
             pot = _torch.linear_scan(leaves[0], leaves[1].float(), leaves[3])
-            mem = _torch.xor_scan(_torch.spike(pot - leaves[2], 3.0, "fast_sigmoid"), leaves[4])
+            mem = _torch.xor_scan(_torch.spike(pot - leaves[2], FAST_SIGMOID), leaves[4])
             out = (pot, mem) if readout is None else (pot, mem, pot.to(dtype), mem.to(dtype))
         loss = sum((out[i].float() * upstream[i].float()).sum() for i in used)
         loss.backward()
