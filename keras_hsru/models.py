@@ -556,6 +556,11 @@ class HSRUClassifier(keras.Model):
         # quantized again, so that the saved int8 weights load into them.
         layers = self._leaf_layers()
         for path, mode in getattr(self, "_quantize_when_built", {}).items():
+            if path not in layers:
+                raise ValueError(
+                    f"`quantized_layers` names a layer this model does not have: {path!r}. "
+                    f"Its layers: {sorted(layers)}"
+                )
             layers[path].quantize(mode)
         self._quantize_when_built = {}
 
@@ -634,11 +639,12 @@ class HSRUClassifier(keras.Model):
         return model
 
     def _leaf_layers(self):
-        """This model's layers that hold no other, by their path below the model."""
+        """This model's built layers that hold no other, by their path below the
+        model (keras gives a layer its path when it is built)."""
         return {
-            layer.path.removeprefix(f"{self.path}/"): layer
+            layer.path.split(f"{self.name}/", 1)[-1]: layer
             for layer in self._flatten_layers(include_self=False)
-            if len(list(layer._flatten_layers())) == 1
+            if layer.path is not None and len(list(layer._flatten_layers())) == 1
         }
 
     def _quantized_layers(self):

@@ -174,3 +174,18 @@ def test_a_layer_quantizes_as_keras_layers_do(layer_class, rng):
     assert tuple(layer(x).shape) == expected_shape
     with pytest.raises(ValueError, match="already quantized"):
         layer.quantize("int8")
+
+
+def test_a_classifier_config_naming_an_unknown_quantized_layer_raises():
+    config = keras_hsru.models.HSRUClassifier(2, units=3).get_config()
+    config["quantized_layers"] = {"hsru_7/hsru_cell": "int8"}
+    model = keras_hsru.models.HSRUClassifier.from_config(config)
+    with pytest.raises(ValueError, match="hsru_7/hsru_cell"):
+        model.build((None, 5, 1))
+
+
+def test_an_unbuilt_classifier_configures_with_no_quantized_layers():
+    model = keras_hsru.models.HSRUClassifier(2, units=3)
+    config = model.get_config()
+    assert config["quantized_layers"] == {}
+    assert keras_hsru.models.HSRUClassifier.from_config(config).get_config() == config
