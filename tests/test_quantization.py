@@ -189,3 +189,11 @@ def test_an_unbuilt_classifier_configures_with_no_quantized_layers():
     config = model.get_config()
     assert config["quantized_layers"] == {}
     assert keras_hsru.models.HSRUClassifier.from_config(config).get_config() == config
+
+
+def test_kernel_names_one_of_the_two_kernels():
+    cell = keras_hsru.HSRUCell(3)
+    cell.build((None, 2))
+    assert tuple(cell.kernel("output_kernel").shape) == (6, 3)
+    with pytest.raises(ValueError, match="name='tau'"):
+        cell.kernel("tau")

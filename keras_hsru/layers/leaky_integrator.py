@@ -8,7 +8,7 @@ from keras import constraints, initializers, ops, regularizers
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_hsru import ops as hsru_ops
-from keras_hsru._validation import check_rate, check_step_input_shape, check_units
+from keras_hsru._validation import check_choice, check_rate, check_step_input_shape, check_units
 
 # The analog and digital states are integrated in float32 whatever the dtype
 # policy: a long leaky sum or a 0/1 memory has no business in float16.
@@ -191,7 +191,7 @@ class LeakyIntegratorCell(keras.layers.Layer, DropoutRNNCell):
     def kernel(self, name):
         """`W_in` (`"input_kernel"`) or `W_out` (`"output_kernel"`) in the compute
         dtype; after `quantize("int8")`, the values its int8 weights stand for."""
-        weight = getattr(self, name)
+        weight = getattr(self, check_choice("name", name, QUANTIZED_KERNELS))
         if not self.quantization_mode:
             return weight
         # `/`, not `ops.divide`: torch's ONNX exporter has no `aten::divide`.
