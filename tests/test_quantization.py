@@ -197,3 +197,22 @@ def test_kernel_names_one_of_the_two_kernels():
     assert tuple(cell.kernel("output_kernel").shape) == (6, 3)
     with pytest.raises(ValueError, match="name='tau'"):
         cell.kernel("tau")
+
+
+def test_int8_under_mixed_precision_round_trips(tmp_path, rng):
+    x = rng.normal(size=(2, 9, 3)).astype(np.float32)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = keras.Sequential(
+            [keras.Input((None, 3)), keras_hsru.HSRU(6, return_sequences=True, seed=1)]
+        )
+        model.quantize("int8")
+        cell = model.layers[0].cell
+        assert cell.dtype_policy.name == "int8_from_mixed_bfloat16"
+        assert keras.backend.standardize_dtype(cell.kernel("input_kernel").dtype) == "bfloat16"
+        model.save(str(tmp_path / "bf16.keras"))
+        restored = keras.saving.load_model(str(tmp_path / "bf16.keras"))
+        assert restored.layers[0].dtype_policy.name == "mixed_bfloat16"
+        np.testing.assert_array_equal(numpy(restored(x)), numpy(model(x)))
+    finally:
+        keras.config.set_dtype_policy("float32")
