@@ -501,14 +501,7 @@ def render_deploy(load, write, figure):
                     row["layer"],
                     row["chunk"],
                     f"{row['stream']:,}",
-                    percent(row["accuracy"])
-                    + (
-                        f" (wrong at steps {', '.join(map(str, row['wrong_steps'][:5]))}"
-                        + (", ..." if len(row["wrong_steps"]) > 5 else "")
-                        + ")"
-                        if row["wrong_steps"]
-                        else ""
-                    ),
+                    percent(row["accuracy"]),
                     f"{row['p50_ms']:.3f}",
                     f"{row['p99_ms']:.3f}",
                     f"{row['steps_per_s']:,.0f}",
@@ -581,20 +574,22 @@ def quantization_table(report):
     )
 
 
+def answers(row):
+    """The fraction of answers right, and the first steps answered wrong."""
+    wrong = row["wrong_steps"]
+    if not wrong:
+        return percent(row["accuracy"])
+    shown = ", ".join(map(str, wrong[:5])) + (", ..." if len(wrong) > 5 else "")
+    return f"{percent(row['accuracy'])} (wrong at steps {shown})"
+
+
 def edge_table(report):
     """One stream, one step per call, in each runtime: answers, latency, file size."""
     rows = [
         [
             row["runtime"],
             row["weights"],
-            percent(row["accuracy"])
-            + (
-                f" (wrong at steps {', '.join(map(str, row['wrong_steps'][:5]))}"
-                + (", ..." if len(row["wrong_steps"]) > 5 else "")
-                + ")"
-                if row["wrong_steps"]
-                else ""
-            ),
+            answers(row),
             f"{row['p50_ms']:.3f}",
             f"{row['p99_ms']:.3f}",
             "-" if row["file_bytes"] is None else f"{row['file_bytes']:,}",

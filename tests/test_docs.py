@@ -135,3 +135,45 @@ def test_every_run_a_docs_table_reads_is_one_of_its_pages_runs(tmp_path, monkeyp
     monkeypatch.setitem(renderers.RUNS, "paper", runs)
     with pytest.raises(KeyError, match="'temporal_parity-full' is not one of the paper page's"):
         renderers.render(*arguments)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="reads the docs' code: once per CI run"
+)
+def test_the_deploy_tables_render_from_runs_shaped_as_the_scripts_write_them(tmp_path):
+    renderers = load_renderers()
+    streaming = {
+        "rows": [
+            {"layer": "HSRU", "chunk": 64, "stream": 1000, "accuracy": 1.0, "p50_ms": 0.5,
+             "p99_ms": 0.9, "steps_per_s": 12800.0},
+        ]
+    }  # fmt: skip
+    parity = {"model": "HSRU(16) parity", "parity L=10": 1.0, "predict_on_batch_seconds": 1e-3}
+    quantization = {
+        "latency_length": 1000,
+        "runs": [
+            {**parity, "seed": 0, "weights": "float32", "weight_bytes": 2436},
+            {**parity, "seed": 0, "weights": "int8", "weight_bytes": 936},
+        ],
+    }
+    edge_row = {"runtime": "LiteRT", "steps": 20, "p50_ms": 0.05, "p99_ms": 0.1}
+    edge = {
+        "rows": [
+            {**edge_row, "weights": "float32", "accuracy": 1.0, "wrong_steps": [],
+             "file_bytes": 28516},
+            {**edge_row, "weights": "int8", "accuracy": 0.9, "wrong_steps": [1, 3],
+             "file_bytes": 28516},
+        ],
+        "unavailable": {"onnxruntime (int8)": "a reason"},
+    }  # fmt: skip
+    runs = {"quantization": quantization, "edge": edge}
+    runs.update({f"streaming-{b}": streaming for b in ("jax", "tensorflow", "torch")})
+    (tmp_path / "deploy").mkdir()
+    renderers.render("deploy", runs.__getitem__, str(tmp_path), str(tmp_path), None)
+    written = {p.name: p.read_text() for p in (tmp_path / "deploy").iterdir()}
+    assert "| 100.00% | 0.500 | 0.900 | 12,800 |" in written["streaming.md"]
+    assert "90.00% (wrong at steps 1, 3)" in written["edge.md"]
+    assert "onnxruntime (int8): a reason" in written["edge.md"]
+    assert (
+        "| HSRU(16) parity | int8 | L=10: 100.0 | 936 | 1.0 (1.00x) |" in written["quantization.md"]
+    )
