@@ -22,12 +22,12 @@ exporter's message instead of a row. The Dense head stays float32: keras' int8
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 
 import keras
 import numpy as np
+from _latency import percentiles_ms
 from _outputs import add_output_arguments, write_json
 from _quick_parity import UNITS, train_parity
 
@@ -140,15 +140,15 @@ def main():
                     continue
                 run([np.zeros((1, 1, 1), np.float32)] + [np.zeros((1, UNITS), np.float32)] * 3)
                 wrong, seconds = stream(run, bits)
-                cuts = statistics.quantiles(seconds, n=100) if len(seconds) > 1 else seconds * 99
+                p50, p99 = percentiles_ms(seconds)
                 row = {
                     "runtime": runtime,
                     "weights": weights,
                     "steps": len(bits),
                     "accuracy": 1 - len(wrong) / len(bits),
                     "wrong_steps": wrong,
-                    "p50_ms": 1000 * statistics.median(seconds),
-                    "p99_ms": 1000 * cuts[98],
+                    "p50_ms": p50,
+                    "p99_ms": p99,
                     "file_bytes": size,
                 }
                 rows.append(row)

@@ -17,11 +17,11 @@ One step per call runs over a shorter stream (`--single-step-stream`): a million
 """
 
 import argparse
-import statistics
 import time
 
 import keras
 import numpy as np
+from _latency import percentiles_ms
 from _outputs import add_output_arguments, write_json
 
 import keras_hsru
@@ -127,15 +127,15 @@ def main():
             bits = rng.integers(0, 2, size=(1, length, 1)).astype("float32")
             stream(model, bits[:, : 2 * chunk], chunk)  # compile for this chunk size
             latencies, accuracy = stream(model, bits, chunk)
-            ms = sorted(1e3 * t for t in latencies)
+            p50, p99 = percentiles_ms(latencies)
             row = {
                 "layer": kind,
                 "chunk": chunk,
                 "stream": length,
                 "calls": len(latencies),
                 "accuracy": accuracy,
-                "p50_ms": statistics.median(ms),
-                "p99_ms": ms[min(len(ms) - 1, int(0.99 * len(ms)))],
+                "p50_ms": p50,
+                "p99_ms": p99,
                 "steps_per_s": length / sum(latencies),
             }
             rows.append(row)
