@@ -1,5 +1,6 @@
 """Temporal parity the quickstart's way, shared by the examples that need a trained
-parity model fast (`quantization.py`, `edge.py`): `HSRU(16)` trained with AdamW 1e-2
+parity model fast (`quantization.py`, `edge.py`; `quickstart_parity.py` draws its
+sequences with `parity_batch`): `HSRU(16)` trained with AdamW 1e-2
 on fresh sequences every epoch, about half a minute on 2 CPU cores. The epochs
 alternate lengths 10 and 11: trained at one even length alone, a model can be wrong
 on streams of odd length (a stream is read at every length)."""

@@ -13,13 +13,9 @@ import argparse
 import keras
 import numpy as np
 from _outputs import add_output_arguments, write_json
+from _quick_parity import parity_batch
 
 import keras_hsru
-
-
-def parity_batch(rng, count, length):
-    bits = rng.integers(0, 2, size=(count, length, 1)).astype("float32")
-    return bits, (bits.sum(axis=(1, 2)) % 2).astype("float32")
 
 
 def main():

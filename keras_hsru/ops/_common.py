@@ -24,34 +24,32 @@ class Surrogate:
     slope: float
 
     def gradient(self, xp, upstream, x):
-        """`upstream * dS/dx` at `x = V - threshold` (`through_surrogate`)."""
-        return through_surrogate(xp, self.name, upstream, x, self.slope)
+        """`upstream * dS/dx` at `x = V - threshold`, with k the slope:
 
-
-def through_surrogate(xp, surrogate, upstream, x, slope):
-    """`upstream * dS/dx` for the surrogate named `surrogate`:
-
-    - `"fast_sigmoid"` (the paper's): 1 / (1 + k|x|)^2, the derivative of
-      x / (1 + k|x|); at most 1;
-    - `"sigmoid"`: the logistic's derivative, k s(kx) (1 - s(kx)); at most k/4;
-    - `"triangle"`: max(0, 1 - k|x|); at most 1, zero beyond |x| = 1/k;
-    - `"arctan"`: (k/2) / (1 + (pi k x / 2)^2), the derivative of
-      arctan(pi k x / 2) / pi; at most k/2.
-    """
-    if surrogate == "fast_sigmoid":
-        # A division, as the paper's formula reads (the results of earlier
-        # releases, bit for bit).
-        return upstream / xp.square(1 + slope * xp.abs(x))
-    if surrogate == "sigmoid":
-        # k e / (1 + e)^2 with e = exp(-k|x|): s (1 - s) without the
-        # cancellation of 1 - s in float32 where s is near 1.
-        tail = xp.exp(-slope * xp.abs(x))
-        return upstream * (slope * tail / xp.square(1 + tail))
-    if surrogate == "triangle":
-        return upstream * xp.maximum(1 - slope * xp.abs(x), 0 * x)
-    if surrogate == "arctan":
-        return upstream * ((slope / 2) / (1 + xp.square((math.pi / 2) * slope * x)))
-    raise ValueError(f"`surrogate` must be one of {SURROGATES}. Received: surrogate={surrogate!r}")
+        - `"fast_sigmoid"` (the paper's): 1 / (1 + k|x|)^2, the derivative of
+          x / (1 + k|x|); at most 1;
+        - `"sigmoid"`: the logistic's derivative, k s(kx) (1 - s(kx)); at most k/4;
+        - `"triangle"`: max(0, 1 - k|x|); at most 1, zero beyond |x| = 1/k;
+        - `"arctan"`: (k/2) / (1 + (pi k x / 2)^2), the derivative of
+          arctan(pi k x / 2) / pi; at most k/2.
+        """
+        slope = self.slope
+        if self.name == "fast_sigmoid":
+            # A division, as the paper's formula reads (the results of earlier
+            # releases, bit for bit).
+            return upstream / xp.square(1 + slope * xp.abs(x))
+        if self.name == "sigmoid":
+            # k e / (1 + e)^2 with e = exp(-k|x|): s (1 - s) without the
+            # cancellation of 1 - s in float32 where s is near 1.
+            tail = xp.exp(-slope * xp.abs(x))
+            return upstream * (slope * tail / xp.square(1 + tail))
+        if self.name == "triangle":
+            return upstream * xp.maximum(1 - slope * xp.abs(x), 0 * x)
+        if self.name == "arctan":
+            return upstream * ((slope / 2) / (1 + xp.square((math.pi / 2) * slope * x)))
+        raise ValueError(
+            f"`surrogate` must be one of {SURROGATES}. Received: surrogate={self.name!r}"
+        )
 
 
 def head_length(length, chunk_length):
