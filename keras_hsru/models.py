@@ -30,7 +30,58 @@ def check_layer_arguments(layer_arguments) -> dict:
     return dict(layer_arguments or {})
 
 
-class StackedRecurrentModel(keras.Model):
+class RebuiltModel(keras.Model):
+    """A model whose layers `from_config` makes again from its arguments (a
+    subclassed model), and which therefore records what `quantize` changed.
+
+    `get_config` adds `quantized_layers`, the layers `quantize` changed and
+    their modes, by their path below the model; a model made from that
+    config quantizes the same layers once built (`_quantize_saved_layers`, at
+    the end of a subclass's `build`), so that the saved int8 weights load
+    into them. Not a public model.
+    """
+
+    def get_config(self):
+        return {**super().get_config(), "quantized_layers": self._quantized_layers()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        quantized_layers = config.pop("quantized_layers", None) or {}
+        model = super().from_config(config)
+        model._quantize_when_built = quantized_layers
+        return model
+
+    def _quantize_saved_layers(self):
+        """Quantizes, once built, the layers a saved config says were quantized."""
+        layers = self._leaf_layers()
+        for path, mode in getattr(self, "_quantize_when_built", {}).items():
+            if path not in layers:
+                raise ValueError(
+                    f"`quantized_layers` names a layer this model does not have: {path!r}. "
+                    f"Its layers: {sorted(layers)}"
+                )
+            layers[path].quantize(mode)
+        self._quantize_when_built = {}
+
+    def _leaf_layers(self):
+        """This model's built layers that hold no other, by their path below the
+        model (keras gives a layer its path when it is built)."""
+        return {
+            layer.path.split(f"{self.name}/", 1)[-1]: layer
+            for layer in self._flatten_layers(include_self=False)
+            if layer.path is not None and len(list(layer._flatten_layers())) == 1
+        }
+
+    def _quantized_layers(self):
+        return {
+            path: layer.quantization_mode
+            for path, layer in self._leaf_layers().items()
+            if layer.quantization_mode
+        }
+
+
+class StackedRecurrentModel(RebuiltModel):
     """`num_layers` recurrent layers of `units` each, then a `Dense` head.
 
     Subclasses say which recurrent layer to stack (`make_recurrent_layer`).
@@ -77,6 +128,7 @@ class StackedRecurrentModel(keras.Model):
             shape = layer.compute_output_shape(shape)
         self.head.build(shape)
         self.built = True
+        self._quantize_saved_layers()
 
     def fit(self, x=None, y=None, *args, **kwargs):
         if not self.built:
@@ -391,7 +443,7 @@ class ClassCrossentropy(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="keras_hsru")
-class HSRUClassifier(keras.Model):
+class HSRUClassifier(RebuiltModel):
     """Classifies (multivariate, variable-length) sequences with stacked HSRU layers.
 
     The recipe measured on the UCR/UEA archive (the docs' "Real sequences"
@@ -552,17 +604,7 @@ class HSRUClassifier(keras.Model):
         self.head_dropout.build((shape[0], width))
         self.head.build((shape[0], width))
         self.built = True
-        # A model saved after `quantize` (`from_config`): the same layers
-        # quantized again, so that the saved int8 weights load into them.
-        layers = self._leaf_layers()
-        for path, mode in getattr(self, "_quantize_when_built", {}).items():
-            if path not in layers:
-                raise ValueError(
-                    f"`quantized_layers` names a layer this model does not have: {path!r}. "
-                    f"Its layers: {sorted(layers)}"
-                )
-            layers[path].quantize(mode)
-        self._quantize_when_built = {}
+        self._quantize_saved_layers()
 
     def call(self, inputs, mask=None, training=False):
         if len(inputs.shape) == 2:
@@ -625,33 +667,6 @@ class HSRUClassifier(keras.Model):
             "features": self.features,
             "layer_arguments": self.layer_arguments,
             "seed": self.seed,
-            # A subclassed model's layers are made again from its arguments:
-            # which of them `quantize` changed (and how) travels beside them.
-            "quantized_layers": self._quantized_layers(),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        quantized_layers = config.pop("quantized_layers", None) or {}
-        model = cls(**config)
-        model._quantize_when_built = quantized_layers
-        return model
-
-    def _leaf_layers(self):
-        """This model's built layers that hold no other, by their path below the
-        model (keras gives a layer its path when it is built)."""
-        return {
-            layer.path.split(f"{self.name}/", 1)[-1]: layer
-            for layer in self._flatten_layers(include_self=False)
-            if layer.path is not None and len(list(layer._flatten_layers())) == 1
-        }
-
-    def _quantized_layers(self):
-        return {
-            path: layer.quantization_mode
-            for path, layer in self._leaf_layers().items()
-            if layer.quantization_mode
         }
 
 

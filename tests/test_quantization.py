@@ -216,3 +216,24 @@ def test_int8_under_mixed_precision_round_trips(tmp_path, rng):
         np.testing.assert_array_equal(numpy(restored(x)), numpy(model(x)))
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: keras_hsru.models.HSRURNN(6), lambda: keras_hsru.models.LSTMBaseline(6)]
+)
+def test_int8_stacked_models_round_trip_through_a_keras_file(make, tmp_path, rng):
+    # Subclassed models make their layers again from their arguments: the
+    # quantized ones are recorded in the config and quantized again on load.
+    x = rng.integers(0, 2, size=(4, 10, 1)).astype(np.float32)
+    model = make()
+    model.compile("adam", "binary_crossentropy")
+    model.fit(x, np.zeros(4), epochs=1, verbose=0)
+    model.quantize("int8")
+    path = str(tmp_path / "stacked.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        numpy(restored.predict(x, verbose=0)), numpy(model.predict(x, verbose=0)), atol=1e-6
+    )
+    assert restored.get_config()["quantized_layers"] == model.get_config()["quantized_layers"]
+    assert "head" in restored.get_config()["quantized_layers"]
