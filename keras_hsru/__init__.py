@@ -23,6 +23,7 @@ except ModuleNotFoundError as error:
 
 from keras_hsru import callbacks, initializers, models, ops, regularizers, tasks
 from keras_hsru.layers import HSRU, AnalogOnlyCell, AttentiveHSRU, AttentiveHSRUCell, HSRUCell
+from keras_hsru.ops import Surrogate
 from keras_hsru.version import __version__
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "AttentiveHSRU",
     "AttentiveHSRUCell",
     "HSRUCell",
+    "Surrogate",
     "callbacks",
     "initializers",
     "models",

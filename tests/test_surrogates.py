@@ -145,3 +145,74 @@ def test_the_surrogate_round_trips_and_defaults_to_the_papers(tmp_path):
 def test_an_unknown_surrogate_raises_naming_it(make):
     with pytest.raises(ValueError, match="surrogate='relu'"):
         make()
+
+
+def test_a_surrogate_value_is_checked_hashable_and_serialisable():
+    surrogate = keras_hsru.Surrogate("arctan", slope=2)
+    assert surrogate is not None and keras_hsru.ops.Surrogate is keras_hsru.Surrogate
+    assert surrogate.slope == 2.0 and isinstance(surrogate.slope, float)
+    assert keras_hsru.Surrogate() == keras_hsru.Surrogate("fast_sigmoid", 5.0)
+    assert len({surrogate, keras_hsru.Surrogate("arctan", 2.0)}) == 1
+    assert keras_hsru.Surrogate.from_config(surrogate.get_config()) == surrogate
+    config = keras.saving.serialize_keras_object(surrogate)
+    assert keras.saving.deserialize_keras_object(config) == surrogate
+    with pytest.raises(ValueError, match="surrogate='relu'"):
+        keras_hsru.Surrogate("relu")
+    for slope in (0.0, -1.0, float("nan"), "5"):
+        with pytest.raises(ValueError, match="surrogate_slope="):
+            keras_hsru.Surrogate("sigmoid", slope)
+
+
+def test_a_surrogate_value_is_the_name_and_slope_given_apart(rng):
+    x, weights = draw_problem(rng, length=6)
+    value = keras_hsru.Surrogate("sigmoid", SLOPE)
+    apart = make_layer("hsru", weights, 4, 5, slope=SLOPE, surrogate="sigmoid")
+    together = make_layer("hsru", weights, 4, 5, slope=None, surrogate=value)
+    unnamed = lambda layer: {**layer.get_config(), "name": None}  # noqa: E731
+    assert unnamed(together) == unnamed(apart)
+    assert together.cell.spike_surrogate == apart.cell.spike_surrogate == value
+    cotangent = [np.random.default_rng(5).normal(size=(3, 5))]
+    (want_y,), want_dx, want_dw = layer_gradients(apart, x, cotangent)
+    (got_y,), got_dx, got_dw = layer_gradients(together, x, cotangent)
+    np.testing.assert_array_equal(got_y, want_y)
+    np.testing.assert_array_equal(got_dx, want_dx)
+    for got, want in zip(got_dw, want_dw):
+        np.testing.assert_array_equal(got, want)
+    # The ops take it too: the spike's gradient is the pair's.
+    points = np.linspace(-1.5, 1.5, 12, dtype=np.float32)
+    np.testing.assert_array_equal(
+        spike_gradient(points, None, value)[0], spike_gradient(points, SLOPE, "sigmoid")[0]
+    )
+    # Without a slope or a Surrogate, the op's slope is 1.
+    np.testing.assert_array_equal(
+        spike_gradient(points, None, "arctan")[0], spike_gradient(points, 1.0, "arctan")[0]
+    )
+    # What a callback such as SurrogateSlopeSchedule changes is what the ops get.
+    together.cell.surrogate_slope = 7.0
+    assert together.cell.spike_surrogate == keras_hsru.Surrogate("sigmoid", 7.0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: keras_hsru.HSRU(4, surrogate_slope=3.0, surrogate=keras_hsru.Surrogate()),
+        lambda: keras_hsru.AttentiveHSRUCell(
+            4, surrogate_slope=3.0, surrogate=keras_hsru.Surrogate("arctan", 2.0)
+        ),
+        lambda: hsru_ops.spike(np.zeros(2, np.float32), 3.0, keras_hsru.Surrogate()),
+    ],
+)
+def test_a_slope_beside_a_surrogate_value_must_agree_with_it(make):
+    with pytest.raises(ValueError, match="Give the surrogate's slope once"):
+        make()
+
+
+def test_a_slope_beside_a_surrogate_value_may_repeat_it_and_a_name_needs_one():
+    layer = keras_hsru.HSRUCell(4, surrogate_slope=2.0, surrogate=keras_hsru.Surrogate("arctan", 2))
+    assert (layer.surrogate, layer.surrogate_slope) == ("arctan", 2.0)
+    current = np.zeros((1, 3, 2), np.float32)
+    decay, threshold = np.full(2, 0.5, np.float32), np.zeros(2, np.float32)
+    with pytest.raises(ValueError, match="slope is missing"):
+        hsru_ops.hybrid_scan(decay, current, threshold)
+    v, _ = hsru_ops.hybrid_scan(decay, current, threshold, surrogate=keras_hsru.Surrogate())
+    assert numpy(v).shape == (1, 3, 2)

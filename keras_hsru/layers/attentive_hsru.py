@@ -5,6 +5,7 @@ import warnings
 import keras
 from keras import constraints, initializers, ops, regularizers
 
+from keras_hsru import ops as hsru_ops
 from keras_hsru._validation import check_positive_finite
 from keras_hsru.layers.hsru import HSRU, HSRUCell
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE
@@ -164,8 +165,8 @@ class AttentiveHSRU(HSRU):
         attention_initializer="zeros",
         attention_regularizer=None,
         attention_constraint=None,
-        surrogate_slope: float = 5.0,
-        surrogate: str = "fast_sigmoid",
+        surrogate_slope: float | None = None,
+        surrogate: "str | hsru_ops.Surrogate" = "fast_sigmoid",
         memory_states: int = 2,
         memory: str = "toggle",
         input_initializer="glorot_uniform",

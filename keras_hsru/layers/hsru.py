@@ -12,6 +12,9 @@ from keras_hsru._validation import check_bool, check_choice, check_shape, shape_
 from keras_hsru.layers.leaky_integrator import STATE_DTYPE, LeakyIntegratorCell
 from keras_hsru.layers.memory import MEMORIES, memory_kind
 
+# The paper's surrogate: the fast sigmoid with slope 5 (also `Surrogate()`).
+PAPER_SURROGATE = hsru_ops.Surrogate()
+
 
 def check_states(states, batch, sizes):
     """Raises unless `states` `[y, V, D]` have the shapes `(batch, size)` of the cell's
@@ -60,6 +63,16 @@ class HSRUCell(LeakyIntegratorCell):
     that does on real series). Over whole sequences it is a linear scan with
     a per-step decay (`keras_hsru.ops.linear_scan`), exact in its gradient.
 
+    With `memory="reset"` and `memory_states=k`, `D` is a count modulo k
+    that moves by several counts a step and resets: a down spike
+    `H(-V - threshold)` first puts it at 0, then it moves up by one count
+    for each level `V > j * threshold` (j = 1 .. k - 1) that `V` passes, so
+    one step reaches any count; it holds while `|V| <= threshold`. The
+    moves of Z_k and a reset are the two building blocks of finite automata
+    (Krohn-Rhodes): stacked layers of these follow automata that a count
+    that spikes only turn cannot, such as Modular Arithmetic's. Over whole
+    sequences: `keras_hsru.ops.reset_counter_scan`, exact in its gradient.
+
     The state list is `[y, V, D]`: the previous output first (so that masked
     steps emit it on every backend), then the analog potential, then the
     digital memory. All three start at zero. With `memory_states=k`, `D` has
@@ -80,18 +93,25 @@ class HSRUCell(LeakyIntegratorCell):
     Args:
         units: Positive integer, the number of HSRU units (output size).
         surrogate_slope: Positive finite float `k`, steepness of the
-            surrogate gradient of the spike. Default: `5.0`.
+            surrogate gradient of the spike. Default: `5.0`, or the slope of
+            a `keras_hsru.ops.Surrogate` given as `surrogate`.
         surrogate: The spike's surrogate gradient, one of
             `keras_hsru.ops.SURROGATES`: `"fast_sigmoid"` (default, the
             paper's, `1 / (1 + k|x|)^2`), `"sigmoid"`, `"triangle"` or
-            `"arctan"` (formulas in `keras_hsru.ops.spike`).
+            `"arctan"` (formulas in `keras_hsru.ops.spike`); or a
+            `keras_hsru.ops.Surrogate`, its name and slope in one value. The
+            cell keeps both as `surrogate` and `surrogate_slope` (a callback
+            such as `SurrogateSlopeSchedule` may change the slope), and hands
+            them to the ops as one `spike_surrogate`.
         memory_states: Integer k of at least 2, the states of each unit's
             digital memory: `2` (default) is the paper's XOR bit; above 2 a
             counter modulo k driven by up and down spikes (see above).
         memory: What a spike does to `D`: `"toggle"` (default: flips it,
-            the paper's XOR bit; a counter with `memory_states` above 2) or
+            the paper's XOR bit; a counter with `memory_states` above 2),
             `"latch"` (an up spike sets it, a down spike resets it; with
-            `memory_states=2` only).
+            `memory_states=2` only) or `"reset"` (a count modulo k that
+            moves up by one count for each level `j * threshold` that V
+            passes, j = 1 .. k - 1, and that a down spike first resets to 0).
         input_initializer: Initializer for `input_kernel` (`W_in`).
         output_initializer: Initializer for `output_kernel` (`W_out`).
         bias_initializer: Initializer for `input_bias` and `output_bias`.
@@ -137,8 +157,8 @@ class HSRUCell(LeakyIntegratorCell):
     def __init__(
         self,
         units: int,
-        surrogate_slope: float = 5.0,
-        surrogate: str = "fast_sigmoid",
+        surrogate_slope: float | None = None,
+        surrogate: "str | hsru_ops.Surrogate" = "fast_sigmoid",
         memory_states: int = 2,
         memory: str = "toggle",
         threshold_initializer=None,
@@ -147,8 +167,9 @@ class HSRUCell(LeakyIntegratorCell):
         **kwargs,
     ):
         super().__init__(units, **kwargs)
-        self.surrogate_slope = hsru_ops.check_slope(surrogate_slope)
-        self.surrogate = hsru_ops.check_surrogate(surrogate)
+        surrogate = hsru_ops.as_surrogate(surrogate, surrogate_slope, PAPER_SURROGATE.slope)
+        self.surrogate_slope = surrogate.slope
+        self.surrogate = surrogate.name
         self.memory_states = hsru_ops.check_memory_states(memory_states)
         self.memory = check_choice("memory", memory, MEMORIES)
         # What the spikes do to D, step by step and over whole sequences.
@@ -160,6 +181,11 @@ class HSRUCell(LeakyIntegratorCell):
         self.threshold_constraint = constraints.get(threshold_constraint)
         self.readout_width = self.digital_memory.readout_width
         self.state_size = [self.units, self.units, self.digital_memory.channels * self.units]
+
+    @property
+    def spike_surrogate(self) -> hsru_ops.Surrogate:
+        """The spike's surrogate gradient, `surrogate` and `surrogate_slope` as one value."""
+        return hsru_ops.Surrogate(self.surrogate, self.surrogate_slope)
 
     @property
     def is_xor_bit(self) -> bool:
@@ -176,19 +202,20 @@ class HSRUCell(LeakyIntegratorCell):
         )
 
     def spikes(self, potential):
-        """S = H(V - threshold) (the up spikes of a k-state memory), with the surrogate gradient."""
-        return hsru_ops.spike(
-            potential - ops.cast(self.threshold, STATE_DTYPE),
-            self.surrogate_slope,
-            self.surrogate,
-        )
+        """S = H(V - threshold) (the up spikes of a k-state memory), with the
+        surrogate gradient; for a memory with several levels (`"reset"`), one
+        at each `j * threshold`, `(..., levels, units)`."""
+        threshold = ops.cast(self.threshold, STATE_DTYPE)
+        levels = self.digital_memory.levels
+        if levels > 1:
+            steps = ops.reshape(ops.arange(1, levels + 1, dtype=STATE_DTYPE), (levels, 1))
+            potential, threshold = ops.expand_dims(potential, -2), steps * threshold
+        return hsru_ops.spike(potential - threshold, surrogate=self.spike_surrogate)
 
     def down_spikes(self, potential):
         """H(-V - threshold), a k-state memory's down spikes, with the surrogate gradient."""
         return hsru_ops.spike(
-            -potential - ops.cast(self.threshold, STATE_DTYPE),
-            self.surrogate_slope,
-            self.surrogate,
+            -potential - ops.cast(self.threshold, STATE_DTYPE), surrogate=self.spike_surrogate
         )
 
     def _spikes(self, potential, step=None):
@@ -197,7 +224,7 @@ class HSRUCell(LeakyIntegratorCell):
         up = self.spikes(potential)
         down = self.down_spikes(potential) if self.digital_memory.two_sided else None
         if step is not None:
-            up = up * step
+            up = up * (ops.expand_dims(step, -1) if self.digital_memory.levels > 1 else step)
             down = None if down is None else down * step
         return up, down
 
@@ -407,17 +434,20 @@ class HSRU(keras.layers.RNN):
     Args:
         units: Positive integer, the number of HSRU units (output size).
         surrogate_slope: Positive finite float `k` of the spike's surrogate
-            gradient. Default: `5.0`.
+            gradient. Default: `5.0`, or a `Surrogate`'s own.
         surrogate: As in `HSRUCell`: `"fast_sigmoid"` (default), `"sigmoid"`,
-            `"triangle"` or `"arctan"`. The GPU kernels compute the fast
+            `"triangle"` or `"arctan"`, or a `keras_hsru.ops.Surrogate`. The GPU kernels compute the fast
             sigmoid only; with another surrogate `"auto"` takes the composed
             scans there, and `"fused"` raises.
         memory_states: As in `HSRUCell`: `2` (default), the XOR bit; above 2
             a counter modulo k, computed by `keras_hsru.ops.counter_scan` (the
             composed scans: the fused paths compute the XOR bit only, so
             `implementation="fused"` raises).
-        memory: As in `HSRUCell`: `"toggle"` (default) or `"latch"` (a
-            set/reset flip-flop; the composed scans, as for a counter).
+        memory: As in `HSRUCell`: `"toggle"` (default), `"latch"` (a
+            set/reset flip-flop) or `"reset"` (a count modulo k moved by
+            several counts a step and reset to 0, computed by
+            `keras_hsru.ops.reset_counter_scan`); the latch and the reset
+            counter take the composed scans, as a counter does.
         input_initializer: As in `HSRUCell`.
         output_initializer: As in `HSRUCell`.
         bias_initializer: As in `HSRUCell`.
@@ -500,8 +530,8 @@ class HSRU(keras.layers.RNN):
     def __init__(
         self,
         units: int,
-        surrogate_slope: float = 5.0,
-        surrogate: str = "fast_sigmoid",
+        surrogate_slope: float | None = None,
+        surrogate: "str | hsru_ops.Surrogate" = "fast_sigmoid",
         memory_states: int = 2,
         memory: str = "toggle",
         input_initializer="glorot_uniform",
@@ -884,10 +914,10 @@ class HSRU(keras.layers.RNN):
                 cell.decay(),
                 cell.input_current(sequences, dtype=None if half else STATE_DTYPE),
                 ops.cast(cell.threshold, STATE_DTYPE),
-                cell.surrogate_slope,
+                None,
                 *initial_states,
                 fused=fused,
-                surrogate=cell.surrogate,
+                surrogate=cell.spike_surrogate,
                 readout_dtype=readout_dtype,
             )
         else:

@@ -18,8 +18,10 @@ from keras_hsru import ops as hsru_ops
 
 # What a spike does to the digital memory: "toggle" flips it (the paper's XOR
 # bit; with memory_states=k, a counter modulo k); "latch" sets it on an up
-# spike and resets it on a down spike (a flip-flop with hysteresis).
-MEMORIES = ("toggle", "latch")
+# spike and resets it on a down spike (a flip-flop with hysteresis); "reset"
+# moves a count modulo k by as many counts as V passes levels, and a down
+# spike resets it to 0.
+MEMORIES = ("toggle", "latch", "reset")
 
 # The default initial threshold of the memories moved by up and down spikes
 # (a counter modulo k > 2, the latch): they hold where -threshold <= V <= threshold.
@@ -55,6 +57,20 @@ def counter_step(previous, up, down):
     )
 
 
+def reset_counter_step(previous, moves, reset):
+    """One step of the reset counter, `previous` `(batch, k, units)` over the
+    counts: a reset spike puts the count at 0, then each of the move spikes
+    `moves` `(batch, L, units)` moves it one count up
+    (`keras_hsru.ops.reset_counter_scan`, step by step)."""
+    reset = ops.expand_dims(reset, 1)
+    first = ops.concatenate([ops.ones_like(previous[:, :1]), ops.zeros_like(previous[:, 1:])], 1)
+    entered = (1 - reset) * previous + reset * first
+    for level in range(moves.shape[1]):
+        move = moves[:, level : level + 1]
+        entered = (1 - move) * entered + move * ops.roll(entered, 1, axis=1)
+    return entered
+
+
 class DigitalMemory:
     """A kind of digital memory of `units` units, `states` states each.
 
@@ -66,6 +82,10 @@ class DigitalMemory:
     two_sided = True
     #: Whether it is the paper's XOR bit, the only memory the fused paths compute.
     xor_bit = False
+    #: The up spikes of a unit-step: one at `threshold`, or for more than one,
+    #: one at each level `j * threshold`, j = 1 .. levels, on an axis before
+    #: the units' (`(..., levels, units)`).
+    levels = 1
 
     def __init__(self, units: int, states: int = 2):
         self.units = units
@@ -159,6 +179,34 @@ class Counter(DigitalMemory):
         return ops.reshape(counts[:, :, 1:], (shape[0], shape[1], self.channels * self.units))
 
 
+class ResetCounter(Counter):
+    """A count modulo k that moves by several counts a step and resets (Z_k and a reset).
+
+    Its up spikes sit at k - 1 levels, `V > j * threshold` for j = 1 .. k - 1:
+    the count moves up by as many counts as V passes levels, so one step
+    reaches any count (moving down by one is moving up by k - 1). A down spike,
+    `V < -threshold`, first resets it to 0. Between, `|V| <= threshold`, it
+    holds. A bank of these, and stacks of them, follow automata that need a
+    reset, which a count that spikes only turn cannot make.
+    """
+
+    def __init__(self, units: int, states: int = 2):
+        super().__init__(units, states)
+        self.levels = states - 1
+
+    def spike_count(self, up, down):
+        return ops.sum(up, axis=-2) + down
+
+    def step(self, memory, up, down):
+        counts = reset_counter_step(self._counts(memory), up, down)
+        return ops.reshape(counts[:, 1:], (-1, self.channels * self.units))
+
+    def scan(self, up, down, memory0):
+        counts = hsru_ops.reset_counter_scan(up, down, self.states, self._counts(memory0))
+        shape = ops.shape(counts)
+        return ops.reshape(counts[:, :, 1:], (shape[0], shape[1], self.channels * self.units))
+
+
 def memory_kind(memory: str, memory_states: int, units: int) -> DigitalMemory:
     """The kind the cell's `memory` and `memory_states` arguments (checked) name."""
     if memory == "latch":
@@ -168,6 +216,8 @@ def memory_kind(memory: str, memory_states: int, units: int) -> DigitalMemory:
                 f"Received: memory='latch' with memory_states={memory_states!r}"
             )
         return Latch(units)
+    if memory == "reset":
+        return ResetCounter(units, memory_states)
     if memory_states == 2:
         return XorBit(units)
     return Counter(units, memory_states)

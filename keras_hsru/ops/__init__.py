@@ -3,7 +3,8 @@
 The layers call only `keras.ops` and the functions below:
 
 - `spike(x, slope, surrogate)`: Heaviside step with a surrogate gradient
-  (`SURROGATES`; the paper's fast sigmoid by default).
+  (`SURROGATES`, the paper's fast sigmoid by default; `Surrogate` holds a
+  shape and its slope as one value).
 - `linear_scan(decay, inputs, initial_state)`: the leaky integration
   `V_t = decay_t * V_{t-1} + I_t` over a whole sequence, without a per-step loop.
 - `xor_scan(spikes, initial_state)`: the digital memory
@@ -12,6 +13,10 @@ The layers call only `keras.ops` and the functions below:
 - `counter_scan(up_spikes, down_spikes, modulus, initial_state)`: the k-state
   memory, a count modulo k moved up and down by spikes (one-hot over k), as
   a cumulative count with the exact gradient of the step-by-step counter.
+- `reset_counter_scan(move_spikes, reset_spikes, modulus, initial_state)`: a
+  count modulo k moved by several counts a step and reset to 0 by spikes, as
+  a cumulative count and a linear scan in its turning frame, exact gradient
+  included.
 - `hybrid_scan(decay, current, threshold, slope, ...)`: V and D together, by
   the three above or by a backend's fused kernels (`_triton.py` for torch,
   `_pallas.py` for JAX, a sequential loop in `_tensorflow.py`);
@@ -34,7 +39,8 @@ arguments these functions have validated and converted:
 
 - `spike(x, surrogate)`, `linear_scan(decay, inputs, initial_state)`,
   `xor_scan(spikes, initial_state)`, `counter_scan(up, down, initial_state,
-  modulus)`, `scan_in_chunks(fn, carry, sequences,
+  modulus)`, `reset_counter_scan(moves, resets, initial_state, modulus)`,
+  `scan_in_chunks(fn, carry, sequences,
   chunk_length)`, `inference_chunk_length()`, `right_padded_branch()`: as below;
 - `fused_hybrid_scan(decay, current, threshold, surrogate, potential0,
   memory0, force=False, readout_dtype=None)`: `(V, D)` by the fused path (or
@@ -47,7 +53,9 @@ arguments these functions have validated and converted:
   say so instead of exporting a graph that is wrong at other lengths.
 
 The spike's surrogate travels from the public functions down as one value,
-`_common.Surrogate(name, slope)`, made once the two arguments are checked.
+`Surrogate(name, slope)` (public, serialisable, checked when made): the
+layers and the public ops take it, or a name and a slope that `as_surrogate`
+makes into one.
 """
 
 import keras
@@ -130,7 +138,44 @@ def check_surrogate(surrogate) -> str:
     return check_choice("surrogate", surrogate, SURROGATES)
 
 
-def spike(x, slope: float = 1.0, surrogate: str = "fast_sigmoid"):
+def as_surrogate(surrogate, slope=None, default_slope: float | None = None) -> Surrogate:
+    """One `Surrogate` from the public arguments a layer or an op takes.
+
+    Args:
+        surrogate: A `Surrogate`, or one of `SURROGATES`.
+        slope: Optional positive finite float. Beside a `Surrogate` it must be
+            its slope or None; beside a name it is the slope.
+        default_slope: The slope of a name given without one; None: a
+            ValueError asks for it.
+
+    Returns:
+        A `Surrogate`.
+
+    Examples:
+        >>> keras_hsru.ops.as_surrogate("sigmoid", None, default_slope=5.0)
+        Surrogate(name='sigmoid', slope=5.0)
+        >>> keras_hsru.ops.as_surrogate(keras_hsru.ops.Surrogate("arctan", 2.0), 2.0)
+        Surrogate(name='arctan', slope=2.0)
+    """
+    if isinstance(surrogate, Surrogate):
+        if slope is not None and check_slope(slope) != surrogate.slope:
+            raise ValueError(
+                "Give the surrogate's slope once: in `surrogate` or as the slope argument. "
+                f"Received: surrogate={surrogate!r} and slope={slope!r}"
+            )
+        return surrogate
+    check_surrogate(surrogate)
+    if slope is None:
+        if default_slope is None:
+            raise ValueError(
+                "The surrogate's slope is missing: give `slope`, or `surrogate` as a "
+                f"`keras_hsru.ops.Surrogate`. Received: surrogate={surrogate!r}, slope=None"
+            )
+        slope = default_slope
+    return Surrogate(surrogate, slope)
+
+
+def spike(x, slope: float | None = None, surrogate: "str | Surrogate" = "fast_sigmoid"):
     """Heaviside step `1 if x > 0 else 0` with a surrogate gradient.
 
     The forward pass returns 0/1 values in the dtype of `x`. The backward pass
@@ -146,7 +191,9 @@ def spike(x, slope: float = 1.0, surrogate: str = "fast_sigmoid"):
     Args:
         x: A floating point tensor of any shape.
         slope: Positive finite float `k`, the steepness of the surrogate.
-        surrogate: One of `keras_hsru.ops.SURROGATES`.
+            Default: `1.0`, or the slope of a `Surrogate` given as `surrogate`.
+        surrogate: One of `keras_hsru.ops.SURROGATES`, or a `Surrogate`
+            (its name and slope in one value). Default: `"fast_sigmoid"`.
 
     Returns:
         A tensor of the shape and dtype of `x` holding 0 and 1.
@@ -156,7 +203,7 @@ def spike(x, slope: float = 1.0, surrogate: str = "fast_sigmoid"):
         >>> keras.ops.convert_to_numpy(s).tolist()
         [0.0, 0.0, 1.0]
     """
-    surrogate = Surrogate(check_surrogate(surrogate), check_slope(slope))
+    surrogate = as_surrogate(surrogate, slope, default_slope=1.0)
     x = keras.ops.convert_to_tensor(x)
     if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(x.dtype)):
         raise ValueError(f"`x` must be a floating point tensor. Received: dtype={x.dtype}")
@@ -205,6 +252,68 @@ def linear_scan(decay, inputs, initial_state=None):
     initial_state = keras.ops.convert_to_tensor(initial_state, inputs.dtype)
     _check_state("initial_state", initial_state, inputs)
     return _implementation().linear_scan(decay, inputs, initial_state)
+
+
+def reset_counter_scan(move_spikes, reset_spikes, modulus: int, initial_state=None):
+    """All states of a count modulo k that spikes move by several counts and reset.
+
+    The memory of each unit is a vector `o` over the k counts (one-hot for a
+    count). A step first resets, then moves:
+
+    ```
+    e   = (1 - r) o_{t-1} + r e_0              (a reset spike puts the count at 0)
+    e   = (1 - s_j) e + s_j roll(e, 1)          for each move spike s_1 .. s_L
+    o_t = e
+    ```
+
+    so for 0/1 spikes the count moves up by as many counts as the step has
+    move spikes, up to L (with L = k - 1 any element of Z_k in one step),
+    after a reset to 0 where `r` is 1: the moves of the cyclic group Z_k and
+    the resets that no group has (Krohn-Rhodes' two building blocks). It is
+    computed without a per-step loop, from the cumulative count and one
+    linear scan over the k counts in the frame that turns with it (exact
+    while the cumulative count stays under 2**24), with the exact gradient of
+    the step-by-step formula above: a reverse linear scan in the same frame.
+
+    Args:
+        move_spikes: Tensor `(batch, time, L, units)` of 0/1 values, L >= 1.
+        reset_spikes: Tensor `(batch, time, units)` of 0/1 values.
+        modulus: Integer `k` of at least 2, the number of counts.
+        initial_state: Optional tensor `(batch, k, units)`, `o_{-1}`: a
+            distribution over the counts (one-hot for a count). None: every
+            unit at count 0.
+
+    Returns:
+        A tensor `(batch, time, k, units)`, `o_0 ... o_{T-1}`.
+
+    Examples:
+        >>> moves = keras.ops.convert_to_tensor([[[[1.0], [1.0]], [[1.0], [0.0]],
+        ...                                       [[0.0], [0.0]], [[1.0], [1.0]]]])
+        >>> resets = keras.ops.convert_to_tensor([[[0.0], [0.0], [1.0], [0.0]]])
+        >>> memory = keras_hsru.ops.reset_counter_scan(moves, resets, modulus=5)
+        >>> keras.ops.convert_to_numpy(keras.ops.argmax(memory[0, :, :, 0], axis=-1)).tolist()
+        [2, 3, 0, 2]
+    """
+    modulus = check_memory_states(modulus, "modulus")
+    move_spikes = keras.ops.convert_to_tensor(move_spikes)
+    if len(move_spikes.shape) != 4:
+        raise ValueError(
+            "`move_spikes` must have rank 4 (batch, time, moves, units). "
+            f"Received: move_spikes.shape={tuple(move_spikes.shape)}"
+        )
+    dtype = keras.backend.standardize_dtype(move_spikes.dtype)
+    if not keras.backend.is_float_dtype(dtype):
+        raise ValueError(f"`move_spikes` must be a floating point tensor. Received: dtype={dtype}")
+    batch, length, _, units = move_spikes.shape
+    reset_spikes = keras.ops.convert_to_tensor(reset_spikes, dtype)
+    check_shape("reset_spikes", reset_spikes, (batch, length, units), "(batch, time, units)")
+    if initial_state is None:
+        initial_state = keras.ops.one_hot(
+            keras.ops.zeros((keras.ops.shape(move_spikes)[0], units), "int32"), modulus, axis=1
+        )
+    initial_state = keras.ops.convert_to_tensor(initial_state, dtype)
+    check_shape("initial_state", initial_state, (batch, modulus, units), "(batch, k, units)")
+    return _implementation().reset_counter_scan(move_spikes, reset_spikes, initial_state, modulus)
 
 
 def xor_scan(spikes, initial_state=None):
@@ -326,11 +435,11 @@ def hybrid_scan(
     decay,
     current,
     threshold,
-    slope: float,
+    slope: float | None = None,
     initial_potential=None,
     initial_memory=None,
     fused: bool | None = None,
-    surrogate: str = "fast_sigmoid",
+    surrogate: "str | Surrogate" = "fast_sigmoid",
     readout_dtype: str | None = None,
     time_chunk_length: int | None = None,
 ):
@@ -374,7 +483,8 @@ def hybrid_scan(
         current: Tensor `(batch, time, units)`, the input current `I`: float32
             or float64 (the states' dtype), or bfloat16 or float16 (float32 states).
         threshold: Tensor `(units,)`, the firing threshold.
-        slope: Positive finite float, the surrogate's slope `k`.
+        slope: Positive finite float, the surrogate's slope `k`; None where
+            `surrogate` is a `Surrogate`, which carries its own.
         initial_potential: Optional `(batch, units)`, `V_{-1}`. Zeros if None.
         initial_memory: Optional `(batch, units)`, `D_{-1}`. Zeros if None.
         fused: `None` (the faster path here, see above), `True` (the fused
@@ -382,8 +492,8 @@ def hybrid_scan(
             dtype or surrogate: `algorithm_table()` lists where each runs and
             what it takes) or
             `False` (the composed ops).
-        surrogate: One of `SURROGATES` (see `spike`). Default: the paper's
-            `"fast_sigmoid"`.
+        surrogate: One of `SURROGATES` (see `spike`), or a `Surrogate` (name
+            and slope in one value). Default: the paper's `"fast_sigmoid"`.
         readout_dtype: Optional floating point dtype name: also return V and D
             in it.
         time_chunk_length: Optional positive int: compute chunks of that many
@@ -403,7 +513,7 @@ def hybrid_scan(
         >>> keras.ops.convert_to_numpy(d[0, :, 0]).tolist()  # spikes at t = 0, 1, 3
         [1.0, 0.0, 0.0, 1.0]
     """
-    surrogate = Surrogate(check_surrogate(surrogate), check_slope(slope))
+    surrogate = as_surrogate(surrogate, slope)
     if fused is not None:
         fused = check_bool("fused", fused)
     current = keras.ops.convert_to_tensor(current)
@@ -842,10 +952,13 @@ def fixed_length_trace() -> bool:
 
 __all__ = [
     "SURROGATES",
+    "Surrogate",
+    "as_surrogate",
     "spike",
     "linear_scan",
     "xor_scan",
     "counter_scan",
+    "reset_counter_scan",
     "hybrid_scan",
     "scan_in_chunks",
     "inference_chunk_length",

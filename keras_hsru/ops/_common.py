@@ -10,18 +10,52 @@ import math
 
 import keras
 
+from keras_hsru._validation import check_choice, check_positive_finite
+
 # The spike's surrogate derivatives dS/dx at x = V - threshold, each with its slope k.
 SURROGATES = ("fast_sigmoid", "sigmoid", "triangle", "arctan")
 
 
+@keras.saving.register_keras_serializable(package="keras_hsru")
 @dataclasses.dataclass(frozen=True)
 class Surrogate:
-    """The spike's surrogate gradient, one value: its shape `name` (one of
-    `SURROGATES`) and its slope `k`. Hashable, so that JAX takes it as a
-    static argument; the public ops check both before making one."""
+    """The spike's surrogate gradient as one value: its shape and its slope.
 
-    name: str
-    slope: float
+    The forward pass of a spike is the Heaviside step; its backward pass
+    multiplies the upstream gradient by the surrogate derivative `dS/dx` at
+    `x = V - threshold` (see `gradient` for the formulas). Layers and ops take
+    it as `surrogate=Surrogate(name, slope)` (or a name and a separate
+    slope); it is hashable, so that JAX takes it as a static argument, and
+    serialisable with `keras.saving.serialize_keras_object`.
+
+    Args:
+        name: One of `keras_hsru.ops.SURROGATES`: `"fast_sigmoid"` (the
+            paper's), `"sigmoid"`, `"triangle"` or `"arctan"`.
+        slope: Positive finite float `k`, the steepness. Default: `5.0`
+            (the HSRU layers' default).
+
+    Examples:
+        >>> surrogate = keras_hsru.ops.Surrogate("arctan", slope=2.0)
+        >>> surrogate.get_config()
+        {'name': 'arctan', 'slope': 2.0}
+        >>> layer = keras_hsru.HSRU(8, surrogate=surrogate)
+        >>> layer.surrogate, layer.surrogate_slope
+        ('arctan', 2.0)
+    """
+
+    name: str = "fast_sigmoid"
+    slope: float = 5.0
+
+    def __post_init__(self):
+        check_choice("surrogate", self.name, SURROGATES)
+        object.__setattr__(self, "slope", check_positive_finite("surrogate_slope", self.slope))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "slope": self.slope}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Surrogate":
+        return cls(**config)
 
     def gradient(self, xp, upstream, x):
         """`upstream * dS/dx` at `x = V - threshold`, with k the slope:
@@ -174,3 +208,74 @@ def counter_backward(up, down, initial_state, memory, counts, upstream, modulus,
     grad_up = (1 - down) * (rise - stay) + down * (stay - fall)
     grad_down = (1 - up) * (fall - stay) + up * (stay - rise)
     return grad_up, grad_down, frame[:, 0]
+
+
+def _one_hot_counts(counts, modulus, dtype):
+    """`(batch, time, k, units)`: 1 at each unit-step's count (0 .. k - 1, a float)."""
+    ops = keras.ops
+    levels = ops.reshape(ops.arange(modulus, dtype=dtype), (modulus, 1))
+    return ops.cast(ops.equal(ops.expand_dims(counts, -2), levels), dtype)
+
+
+def reset_counter_forward(moves, resets, initial_state, modulus, cumulative_sum, scan):
+    """`(memory, counts)` of `keras_hsru.ops.reset_counter_scan`.
+
+    With n_t the step's move (its move spikes added) and C_t their cumulative
+    sum modulo k, the memory in the frame that turns with C,
+    `f_t = roll(o_t, -C_t)`, is a linear recurrence:
+    `f_t = (1 - r_t) f_{t-1} + r_t onehot(-C_{t-1})` (a reset puts the count at
+    0, which is -C_{t-1} in the frame), and `o_t = roll(f_t, C_t)`: one scan
+    over k channels per unit. `scan(decay, inputs, reverse)` is the backend's
+    linear recurrence from zero; `counts` holds C.
+    """
+    ops = keras.ops
+    dtype = moves.dtype
+    steps = ops.sum(moves, axis=2)
+    counts = ops.mod(cumulative_sum(steps, False), modulus)
+    before = ops.concatenate([ops.zeros_like(counts[:, :1]), counts[:, :-1]], axis=1)
+    keep = ops.expand_dims(1 - resets, 2)
+    target = ops.expand_dims(resets, 2) * _one_hot_counts(ops.mod(-before, modulus), modulus, dtype)
+    inputs = ops.concatenate(
+        [target[:, :1] + keep[:, :1] * ops.expand_dims(initial_state, 1), target[:, 1:]], axis=1
+    )
+    shape = ops.shape(target)
+    # The last axis by its static size: batch and time may be unknown in a graph.
+    flat = (shape[0], shape[1], modulus * moves.shape[-1])
+    decay = ops.reshape(ops.broadcast_to(keep, shape), flat)
+    frame = ops.reshape(scan(decay, ops.reshape(inputs, flat), False), shape)
+    return rotate(frame, counts, modulus), counts
+
+
+def reset_counter_backward(moves, resets, initial_state, memory, counts, upstream, modulus, scan):
+    """The exact gradients of the step-by-step reset counter (`(moves, resets, initial_state)`).
+
+    A step is `e = (1 - r) o_{t-1} + r e_0`, then one rotation by a count per
+    move spike, `e <- (1 - s_j) e + s_j P e`, so `o_t = P^(n_t) e` for 0/1
+    spikes. The adjoint of o_t is `lambda_t = g_t + (1 - r_{t+1}) P^(-n_{t+1})
+    lambda_{t+1}`, in the turning frame `mu_t = P^(-C_t) lambda_t` a reverse
+    linear recurrence with decay `1 - r_{t+1}`. With `a_t = P^(-n_t) lambda_t`
+    (the adjoint before the step's moves): `dL/dr_t = a_t . (e_0 - o_{t-1})`;
+    `dL/ds_j = a_t . (P - 1) e` for s_j = 0, `a_t . (1 - P^-1) e` for s_j = 1
+    (the other spikes of the step commute with it); `dL/do_{-1} = (1 - r_0) mu_0`.
+    """
+    ops = keras.ops
+    shape = ops.shape(upstream)
+    flat = (shape[0], shape[1], modulus * upstream.shape[-1])
+    before = ops.concatenate([ops.zeros_like(counts[:, :1]), counts[:, :-1]], axis=1)
+    keep = 1 - resets
+    back = rotate(upstream, ops.mod(-counts, modulus), modulus)
+    # The adjoint at t is carried back by the keep of step t + 1.
+    next_keep = ops.concatenate([keep[:, 1:], ops.zeros_like(keep[:, :1])], axis=1)
+    decay = ops.reshape(ops.broadcast_to(ops.expand_dims(next_keep, 2), shape), flat)
+    frame = ops.reshape(scan(decay, ops.reshape(back, flat), True), shape)
+    adjoint = rotate(frame, before, modulus)
+    previous = ops.concatenate([ops.expand_dims(initial_state, 1), memory[:, :-1]], axis=1)
+    reset = ops.expand_dims(resets, 2)
+    first = _one_hot_counts(ops.zeros_like(resets), modulus, upstream.dtype)
+    entered = ops.expand_dims(keep, 2) * previous + reset * first
+    stay = ops.expand_dims(ops.sum(adjoint * entered, axis=2), 2)
+    rise = ops.expand_dims(ops.sum(ops.roll(adjoint, -1, axis=2) * entered, axis=2), 2)
+    fall = ops.expand_dims(ops.sum(ops.roll(adjoint, 1, axis=2) * entered, axis=2), 2)
+    grad_moves = (1 - moves) * (rise - stay) + moves * (stay - fall)
+    grad_resets = adjoint[:, :, 0] - ops.sum(adjoint * previous, axis=2)
+    return grad_moves, grad_resets, ops.expand_dims(keep[:, 0], 1) * frame[:, 0]

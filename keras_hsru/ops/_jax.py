@@ -267,6 +267,27 @@ counter_scan.defvjp(_counter_scan_fwd, _counter_scan_bwd)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
+def reset_counter_scan(moves, resets, initial_state, modulus):
+    return _common.reset_counter_forward(
+        moves, resets, initial_state, modulus, _cumulative_sum, _scan
+    )[0]
+
+
+def _reset_counter_scan_fwd(moves, resets, initial_state, modulus):
+    memory, counts = _common.reset_counter_forward(
+        moves, resets, initial_state, modulus, _cumulative_sum, _scan
+    )
+    return memory, (moves, resets, initial_state, memory, counts)
+
+
+def _reset_counter_scan_bwd(modulus, residuals, upstream):
+    return _common.reset_counter_backward(*residuals, upstream, modulus, _scan)
+
+
+reset_counter_scan.defvjp(_reset_counter_scan_fwd, _reset_counter_scan_bwd)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
 def _sequential_hybrid_scan(decay, current, threshold, surrogate, potential0, memory0):
     """V, the spikes and D in one sequential loop over time (instead of two
     scans and a spike pass); the gradients in one reverse loop."""

@@ -327,6 +327,23 @@ def counter_scan(up, down, initial_state, modulus):
     return _counter_scan(up, down, initial_state)
 
 
+def reset_counter_scan(moves, resets, initial_state, modulus):
+    @tf.custom_gradient
+    def _reset_counter_scan(moves, resets, initial_state):
+        memory, counts = _common.reset_counter_forward(
+            moves, resets, initial_state, modulus, _cumulative_sum, _scan
+        )
+
+        def grad(upstream):
+            return _common.reset_counter_backward(
+                moves, resets, initial_state, memory, counts, upstream, modulus, _scan
+            )
+
+        return memory, grad
+
+    return _reset_counter_scan(moves, resets, initial_state)
+
+
 def _fused_forward(decay, current, threshold, potential0, memory0):
     """V and D in one sequential loop (instead of two scans and a spike pass)."""
 

@@ -241,6 +241,28 @@ def counter_scan(up, down, initial_state, modulus):
     return _CounterScan.apply(up, down, initial_state, modulus)
 
 
+class _ResetCounterScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, moves, resets, initial_state, modulus):
+        memory, counts = _common.reset_counter_forward(
+            moves, resets, initial_state, modulus, _cumulative_sum, _scan
+        )
+        ctx.save_for_backward(moves, resets, initial_state, memory, counts)
+        ctx.modulus = modulus
+        return memory
+
+    @staticmethod
+    def backward(ctx, upstream):
+        grads = _common.reset_counter_backward(
+            *ctx.saved_tensors, upstream.contiguous(), ctx.modulus, _scan
+        )
+        return (*grads, None)
+
+
+def reset_counter_scan(moves, resets, initial_state, modulus):
+    return _ResetCounterScan.apply(moves, resets, initial_state, modulus)
+
+
 def scan_in_chunks(fn, carry, sequences, chunk_length):
     """`carry, outputs = fn(carry, chunk)` over consecutive time chunks of the
     (batch, time, features) `sequences`; outputs (or None) joined along time."""

@@ -72,7 +72,9 @@ def hsru_forward(
     that up spikes (V > theta) raise and down spikes (-V > theta) lower, held
     as the one-hot channels of counts 1 to k - 1, `(batch, (k - 1) * units)`.
     With `memory="latch"`, D is set to 1 by an up spike, reset to 0 by a down
-    spike and held otherwise.
+    spike and held otherwise. With `memory="reset"`, D is a count modulo k that
+    a down spike resets to 0 and that then moves up by one count for each
+    level `j * theta` (j = 1 .. k - 1) that V passes.
     """
     if analog_only:
         w_in, b_in, tau, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
@@ -98,6 +100,13 @@ def hsru_forward(
             if memory == "latch":
                 down = (-v_new - theta > 0).astype(np.float64)
                 d_new = np.where(s > down, 1.0, np.where(down > s, 0.0, d))
+            elif memory == "reset":
+                levels = np.stack(
+                    [(v_new - j * theta > 0) for j in range(1, memory_states)], 1
+                ).astype(np.float64)
+                down = (-v_new - theta > 0).astype(np.float64)
+                o = reset_counter_step(full_counts(d, memory_states), levels, down)
+                d_new = o[:, 1:].reshape(batch, -1)
             elif memory_states == 2:
                 d_new = d * (1 - s) + (1 - d) * s
             else:
@@ -174,6 +183,49 @@ def counter_step(o, up, down):
         + down * (1 - up) * np.roll(o, -1, axis=1)
         + up * down * o
     )
+
+
+def reset_counter_step(o, moves, reset):
+    """One step of the reset counter, o `(batch, k, units)`: a reset spike puts
+    the count at 0, then each move spike of `moves` `(batch, L, units)` adds one."""
+    first = np.zeros_like(o)
+    first[:, 0] = 1
+    e = (1 - reset[:, None]) * o + reset[:, None] * first
+    for level in range(moves.shape[1]):
+        s = moves[:, level][:, None]
+        e = (1 - s) * e + s * np.roll(e, 1, axis=1)
+    return e
+
+
+def reset_counter_gradients(moves, resets, initial, upstream):
+    """float64 gradients of sum(upstream * o) over the step loop of
+    `reset_counter_step`, backpropagated through each step's reset and moves by
+    hand. Returns (d moves, d resets, d initial)."""
+    moves, resets = np.asarray(moves, np.float64), np.asarray(resets, np.float64)
+    states, o = [], np.asarray(initial, np.float64)
+    for t in range(moves.shape[1]):
+        o = reset_counter_step(o, moves[:, t], resets[:, t])
+        states.append(o)
+    first = np.zeros_like(o)
+    first[:, 0] = 1
+    grad_moves, grad_resets = np.zeros_like(moves), np.zeros_like(resets)
+    adjoint = np.zeros_like(o)
+    for t in reversed(range(moves.shape[1])):
+        adjoint = adjoint + upstream[:, t]
+        previous = states[t - 1] if t > 0 else np.asarray(initial, np.float64)
+        r = resets[:, t][:, None]
+        entered = [(1 - r) * previous + r * first]
+        for level in range(moves.shape[2]):
+            s = moves[:, t, level][:, None]
+            entered.append((1 - s) * entered[-1] + s * np.roll(entered[-1], 1, axis=1))
+        for level in reversed(range(moves.shape[2])):
+            s = moves[:, t, level][:, None]
+            before = entered[level]
+            grad_moves[:, t, level] = (adjoint * (np.roll(before, 1, axis=1) - before)).sum(1)
+            adjoint = (1 - s) * adjoint + s * np.roll(adjoint, -1, axis=1)
+        grad_resets[:, t] = (adjoint * (first - previous)).sum(1)
+        adjoint = (1 - r) * adjoint
+    return grad_moves, grad_resets, adjoint
 
 
 def full_counts(d, k):

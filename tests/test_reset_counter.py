@@ -1,0 +1,286 @@
+"""The reset counter (`memory="reset"`): a count modulo k that V's levels move and a down spike resets.
+
+`keras_hsru.ops.reset_counter_scan` is compared with a float64 step loop and its
+gradients with backpropagation through that loop by hand
+(`reference.reset_counter_gradients`); the layers with the float64
+`reference.hsru_forward(..., memory="reset")` and, values and gradients, with
+keras' step loop over `HSRUCell(memory="reset")`, whose gradient is autodiff
+through the cell's step. Inputs are drawn so that V stays clear of every level
+`j * theta` and of `-theta`: a rounding difference there would move a count.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_hsru
+from keras_hsru.layers import memory
+from tests.support import reference
+from tests.support.backend_utils import layer_gradients
+from tests.support.helpers import numpy
+
+K = 4
+
+
+def draw_reset_problem(rng, k=K, batch=3, length=12, input_dim=4, units=5):
+    """Inputs and weights whose V sits clear of every level `j * theta`
+    (j = 1 .. k - 1) and of `-theta`, each unit's theta chosen for the widest margin."""
+    x = rng.normal(size=(batch, length, input_dim)).astype(np.float32)
+    w_in = (rng.normal(size=(input_dim, units)) * 0.8).astype(np.float32)
+    b_in = rng.normal(scale=0.1, size=units).astype(np.float32)
+    tau = rng.uniform(-2, 0, size=units).astype(np.float32)
+    w_out = (rng.normal(size=(k * units, units)) / np.sqrt(k * units)).astype(np.float32)
+    b_out = rng.normal(scale=0.1, size=units).astype(np.float32)
+    v = reference.potentials(x, w_in, b_in, tau).reshape(-1, units)
+    candidates = np.linspace(0.1, 0.8, 1401)
+    edges = np.concatenate([candidates[None] * j for j in range(1, k)])  # (k - 1, candidates)
+    gaps = np.abs(np.abs(v)[:, :, None, None] - edges[None, None]).min(axis=(0, 2))
+    gaps = np.minimum(gaps, np.abs(v[:, :, None] - (-candidates)).min(0))
+    theta, margin = candidates[gaps.argmax(1)], gaps.max(1)
+    assert margin.min() > 1e-4, margin
+    return x, [w_in, b_in, tau, theta.astype(np.float32), w_out, b_out]
+
+
+def reset_layer(kind, weights, k=K, input_dim=4, units=5, cell_class=None, **kwargs):
+    """`RNN(HSRUCell(memory="reset"))` ("cell") or `HSRU(memory="reset")` ("hsru")."""
+    if kind == "cell":
+        cell_class = cell_class or keras_hsru.HSRUCell
+        cell = cell_class(units, memory="reset", memory_states=k)
+        layer = keras.layers.RNN(cell, **kwargs)
+    else:
+        layer = keras_hsru.HSRU(units, memory="reset", memory_states=k, **kwargs)
+    layer.build((None, None, input_dim))
+    layer.set_weights(weights)
+    return layer
+
+
+def op_gradients(moves, resets, initial, upstream, modulus):
+    """`reset_counter_scan`'s values and gradients on the active backend, as NumPy."""
+    scan = keras_hsru.ops.reset_counter_scan
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(*args):
+            return (scan(args[0], args[1], modulus, args[2]) * upstream).sum()
+
+        grads = jax.grad(loss, argnums=(0, 1, 2))(moves, resets, initial)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        variables = [tf.Variable(a) for a in (moves, resets, initial)]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(scan(*variables[:2], modulus, variables[2]) * upstream)
+        grads = tape.gradient(loss, variables)
+    else:
+        import torch
+
+        tensors = [torch.tensor(a, requires_grad=True) for a in (moves, resets, initial)]
+        (scan(*tensors[:2], modulus, tensors[2]) * torch.tensor(upstream)).sum().backward()
+        grads = [t.grad for t in tensors]
+    return numpy(scan(moves, resets, modulus, initial)), [numpy(g) for g in grads]
+
+
+@pytest.mark.parametrize("modulus, levels", [(2, 1), (5, 4), (5, 2), (7, 6)])
+@pytest.mark.parametrize("length", [1, 9, 300])
+def test_the_scan_and_its_gradients_equal_the_step_formula(modulus, levels, length, rng):
+    batch, units = 3, 4
+    moves = (rng.random((batch, length, levels, units)) < 0.4).astype(np.float32)
+    resets = (rng.random((batch, length, units)) < 0.1).astype(np.float32)
+    # A start between counts: the scan is linear in it.
+    initial = rng.dirichlet(np.ones(modulus), size=(batch, units)).transpose(0, 2, 1)
+    initial = initial.astype(np.float32)
+    upstream = rng.normal(size=(batch, length, modulus, units)).astype(np.float32)
+    got, (grad_moves, grad_resets, grad_initial) = op_gradients(
+        moves, resets, initial, upstream, modulus
+    )
+    want, o = [], initial.astype(np.float64)
+    for t in range(length):
+        o = reference.reset_counter_step(o, moves[:, t].astype(np.float64), resets[:, t])
+        want.append(o)
+    np.testing.assert_allclose(got, np.stack(want, 1), atol=1e-5)
+    want_moves, want_resets, want_initial = reference.reset_counter_gradients(
+        moves, resets, initial, upstream
+    )
+    scale = 1e-4 * max(1.0, np.sqrt(length))
+    np.testing.assert_allclose(grad_moves, want_moves, atol=scale)
+    np.testing.assert_allclose(grad_resets, want_resets, atol=scale)
+    np.testing.assert_allclose(grad_initial, want_initial, atol=scale)
+    assert np.abs(want_moves).max() > 0 and np.abs(want_resets).max() > 0
+
+
+def test_the_scan_counts_moves_and_resets():
+    # Two moves, one, a reset, two: counts 2, 3, 0, 2; a reset and moves at once: 0 then moves.
+    moves = np.array([[[[1.0], [1.0]], [[1.0], [0.0]], [[0.0], [0.0]], [[1.0], [1.0]]]])
+    resets = np.array([[[0.0], [0.0], [1.0], [1.0]]])
+    counts = numpy(keras.ops.argmax(keras_hsru.ops.reset_counter_scan(moves, resets, 5), 2))
+    assert counts[0, :, 0].tolist() == [2, 3, 0, 2]
+
+
+@pytest.mark.parametrize("length", [1, 37])
+def test_hsru_equals_the_step_loop_and_the_reference(length, rng):
+    x, weights = draw_reset_problem(rng, length=length)
+    cot = np.random.default_rng(2)
+    cotangents = [cot.normal(size=(3, length, 5))] + [
+        cot.normal(size=(3, size)) for size in (5, 5, (K - 1) * 5)
+    ]
+    (loop_out, loop_dx, loop_dw), (scan_out, scan_dx, scan_dw) = (
+        layer_gradients(
+            reset_layer(kind, weights, return_sequences=True, return_state=True), x, cotangents
+        )
+        for kind in ("cell", "hsru")
+    )
+    ref_out, ref_states = reference.hsru_forward(x, weights, 5.0, memory="reset", memory_states=K)
+    for got, looped, want in zip(scan_out, loop_out, [ref_out, *ref_states]):
+        np.testing.assert_allclose(got, want, atol=2e-4)
+        np.testing.assert_allclose(got, looped, atol=2e-4)
+    scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
+    np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(loop_dx))
+    assert np.abs(loop_dx).max() > 0
+    for got, looped in zip(scan_dw, loop_dw):
+        np.testing.assert_allclose(got, looped, rtol=1e-3, atol=scale(looped))
+    # The threshold is learned through every level's and the reset's surrogates.
+    assert np.abs(scan_dw[3]).max() > 0
+
+
+def test_the_count_moves_by_the_levels_passed_and_resets_below(rng):
+    x, weights = draw_reset_problem(rng, length=60)
+    activity = reset_layer("hsru", weights).spike_activity(x)
+    potential, counts = numpy(activity["potential"]), numpy(activity["memory"])
+    theta = weights[3]
+    passed = sum((potential > j * theta).astype(int) for j in range(1, K))
+    reset = -potential > theta
+    count = np.zeros(counts[:, 0].shape, int)
+    for t in range(potential.shape[1]):
+        count = (np.where(reset[:, t], 0, count) + passed[:, t]) % K
+        np.testing.assert_array_equal(counts[:, t], count)
+    assert reset.any() and (passed > 1).any()
+    spikes = numpy(activity["spikes"])
+    np.testing.assert_array_equal(spikes, passed + reset)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_masked_sequences_equal_the_unpadded_ones(go_backwards, rng):
+    x, weights = draw_reset_problem(rng, length=15)
+    mask = np.ones((3, 15), bool)
+    mask[0, 9:] = False
+    mask[1, 12:] = False
+    padded = np.where(mask[..., None], x, 0.0).astype(np.float32)
+    layer = reset_layer("hsru", weights, return_state=True, go_backwards=go_backwards)
+    loop = reset_layer("cell", weights, return_state=True, go_backwards=go_backwards)
+    got = [numpy(o) for o in layer(padded, mask=mask)]
+    for want in ([numpy(o) for o in loop(padded, mask=mask)],):
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    if not go_backwards:
+        for row, length in ((0, 9), (1, 12)):
+            alone = [numpy(o) for o in layer(x[row : row + 1, :length])]
+            for a, b in zip(got, alone):
+                np.testing.assert_allclose(a[row : row + 1], b, atol=1e-5)
+
+
+def test_stateful_chunks_equal_the_whole_sequence(rng):
+    x, weights = draw_reset_problem(rng, batch=2, length=24)
+    whole = reset_layer("hsru", weights, return_sequences=True)
+    chunked = keras_hsru.HSRU(
+        5, memory="reset", memory_states=K, return_sequences=True, stateful=True
+    )
+    chunked.build((2, None, 4))
+    chunked.set_weights(weights)
+    pieces = [numpy(chunked(x[:, start : start + 8])) for start in range(0, 24, 8)]
+    np.testing.assert_allclose(np.concatenate(pieces, 1), numpy(whole(x)), atol=1e-5)
+
+
+def test_attentive_hsru_takes_a_reset_counter(rng):
+    x, weights = draw_reset_problem(rng, length=20)
+    weights = weights + [np.abs(rng.normal(size=4)).astype(np.float32) + 0.5]
+    layer = keras_hsru.AttentiveHSRU(5, memory="reset", memory_states=K, return_sequences=True)
+    layer.build((None, None, 4))
+    layer.set_weights(weights)
+    loop = reset_layer(
+        "cell", weights, cell_class=keras_hsru.AttentiveHSRUCell, return_sequences=True
+    )
+    np.testing.assert_allclose(numpy(layer(x)), numpy(loop(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_the_count_in_float32(policy, rng):
+    x, weights = draw_reset_problem(rng, length=20)
+    layer = keras_hsru.HSRU(
+        5, memory="reset", memory_states=K, return_sequences=True, return_state=True, dtype=policy
+    )
+    layer.build((None, None, 4))
+    layer.set_weights(weights)
+    outputs, _, _, state = layer(x)
+    assert keras.backend.standardize_dtype(outputs.dtype) == policy.split("_")[1]
+    _, states = reference.hsru_forward(x, weights, 5.0, memory="reset", memory_states=K)
+    # Low precision may move a borderline count; the bulk stays where it was.
+    assert (numpy(keras.ops.cast(state, "float32")) == states[2]).mean() > 0.9
+
+
+def test_keras_file_round_trip(tmp_path, rng):
+    x, weights = draw_reset_problem(rng, length=10)
+    model = keras.Sequential(
+        [keras.Input((None, 4)), reset_layer("hsru", weights), keras.layers.Dense(2)]
+    )
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.layers[0].memory == "reset" and loaded.layers[0].memory_states == K
+    np.testing.assert_allclose(numpy(loaded(x)), numpy(model(x)), atol=1e-6)
+
+
+def test_the_kind_and_its_levels():
+    kind = memory.memory_kind("reset", 5, units=3)
+    assert type(kind) is memory.ResetCounter and kind.levels == 4 and kind.channels == 4
+    assert memory.memory_kind("reset", 2, units=3).levels == 1
+    cell = keras_hsru.HSRUCell(3, memory="reset", memory_states=5)
+    assert cell.state_size == [3, 3, 12]
+    assert cell.get_config()["memory"] == "reset"
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ((np.zeros((1, 3, 2)), np.zeros((1, 3, 2)), 5), "move_spikes.shape="),
+        ((np.zeros((1, 3, 1, 2)), np.zeros((1, 4, 2)), 5), "reset_spikes.shape="),
+        ((np.zeros((1, 3, 1, 2)), np.zeros((1, 3, 2)), 1), "modulus=1"),
+        ((np.zeros((1, 3, 1, 2), "int32"), np.zeros((1, 3, 2)), 5), "dtype=int32"),
+        (
+            (np.zeros((1, 3, 1, 2)), np.zeros((1, 3, 2)), 5, np.zeros((1, 4, 2))),
+            "initial_state.shape=",
+        ),
+    ],
+)
+def test_the_scan_validates_its_arguments(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        keras_hsru.ops.reset_counter_scan(*arguments)
+
+
+def test_an_unknown_memory_raises_naming_it():
+    with pytest.raises(ValueError, match="memory='resets'"):
+        keras_hsru.HSRU(4, memory="resets")
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="keras exports tf_saved_model from TF and JAX"
+)
+def test_a_reset_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
+    import tensorflow as tf
+
+    x, weights = draw_reset_problem(rng, length=130, input_dim=3, units=4)
+    model = keras.Sequential(
+        [
+            keras.Input((None, 3)),
+            keras_hsru.HSRU(4, memory="reset", memory_states=K),
+            keras.layers.Dense(1),
+        ]
+    )
+    model(x[:, :2])
+    model.layers[0].set_weights(weights)
+    model.export(str(tmp_path / "model"), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    for length in (1, 7, 130):
+        inputs = x[:, :length]
+        np.testing.assert_allclose(
+            loaded.serve(tf.constant(inputs)).numpy(), model.predict(inputs, verbose=0), atol=1e-5
+        )
