@@ -8,8 +8,10 @@ protocol with keras' own tools on the four regular tasks of
 Arithmetic (Simple)): batches of 128 fresh sequences, one-hot tokens, the class
 read after the last step by a Dense layer, AdamW 1e-3 with global clipping at
 1.0, `--steps` steps; the same for `HSRU(units)` (`hsru`, the XOR memory),
-`HSRU(units, memory_states=5)` (`hsru5`, a counter modulo 5) and
-`LSTM(units)` (`lstm`), every seed.
+`HSRU(units, memory_states=5)` (`hsru5`, a counter modulo 5), a cascade of
+`HSRU(units, memory="reset", memory_states=k)` layers, one per k of
+`--reset-states` (`hsru_reset`, counts moved by several counts a step and
+reset; default 4 then 5) and `LSTM(units)` (`lstm`), every seed.
 Each test length gets `--test-count` fresh sequences, scored together in
 zero-padded batches that `keras.layers.Masking` skips (a one-hot token is never
 all zeros). Beyond the score it reports the accuracy at `--long-lengths`
@@ -58,30 +60,42 @@ WORD_PROBLEMS = {
     for group in ("Z60", "S3", "D4", "A5")
 }
 TASKS = {**REGULAR_TASKS, **WORD_PROBLEMS}
-# HSRU with the paper's XOR memory (k = 2), HSRU with a counter modulo 5, LSTM.
-MODELS = ("hsru", "hsru5", "lstm")
-LABELS = {"hsru": "HSRU", "hsru5": "HSRU k=5", "lstm": "LSTM"}
+# HSRU with the paper's XOR memory (k = 2), HSRU with a counter modulo 5, a
+# cascade of HSRU layers with reset counters (memory="reset"), LSTM.
+MODELS = ("hsru", "hsru5", "hsru_reset", "lstm")
+LABELS = {"hsru": "HSRU", "hsru5": "HSRU k=5", "hsru_reset": "HSRU reset", "lstm": "LSTM"}
 MEMORY_STATES = {"hsru": 2, "hsru5": 5}
 STEPS_PER_EPOCH = 500
 # Sequences times steps per scoring call: large enough to keep the calls few.
 PADDED_BUDGET = 2_000_000
 
 
-def build_model(kind, units, tokens, classes, counter_threshold=None, learning_rate=1e-3):
-    if kind in MEMORY_STATES:
+def build_model(
+    kind, units, tokens, classes, counter_threshold=None, learning_rate=1e-3, reset_states=(4, 5)
+):
+    if kind == "hsru_reset":
+        # One layer per count modulus, each reading the one below: a cascade.
+        layers = [
+            keras_hsru.HSRU(
+                units, memory="reset", memory_states=k, return_sequences=i < len(reset_states) - 1
+            )
+            for i, k in enumerate(reset_states)
+        ]
+    elif kind in MEMORY_STATES:
         threshold = None
         if MEMORY_STATES[kind] > 2 and counter_threshold is not None:
             threshold = keras.initializers.Constant(counter_threshold)
         layer = keras_hsru.HSRU(
             units, memory_states=MEMORY_STATES[kind], threshold_initializer=threshold
         )
+        layers = [layer]
     else:
-        layer = keras.layers.LSTM(units)
+        layers = [keras.layers.LSTM(units)]
     model = keras.Sequential(
         [
             keras.Input((None, tokens)),
             keras.layers.Masking(0.0),
-            layer,
+            *layers,
             keras.layers.Dense(classes),
         ]
     )
@@ -148,7 +162,13 @@ def run(task_name, kind, seed, args):
     length, per_epoch, epochs, counted_from, curriculum = training_schedule(args)
     train = TASKS[task_name](length, batch_size=args.batch, steps_per_epoch=per_epoch, seed=seed)
     model = build_model(
-        kind, args.units, train.tokens, train.classes, args.counter_threshold, args.learning_rate
+        kind,
+        args.units,
+        train.tokens,
+        train.classes,
+        args.counter_threshold,
+        args.learning_rate,
+        args.reset_states,
     )
     callbacks = curriculum(train) if curriculum else []
     start = time.perf_counter()
@@ -215,6 +235,8 @@ def main():
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--counter-threshold", type=float, default=None,
                         help="initial threshold of HSRU k=5 (default: the package's)")  # fmt: skip
+    parser.add_argument("--reset-states", type=int, nargs="+", default=[4, 5],
+                        help="hsru_reset: the count modulus k of each layer, bottom first")  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10_000, help="training steps per run")
     parser.add_argument("--batch", type=int, default=128)

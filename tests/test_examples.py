@@ -88,7 +88,7 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
 @documented_on_jax
 def test_regular_languages_trains_a_word_problem_and_saves_each_model(tmp_path):
     out, saved = tmp_path / "result.json", tmp_path / "models"
-    arguments = ["--quick", "--tasks", "word_problem_s3", "--models", "hsru", "lstm"]
+    arguments = ["--quick", "--tasks", "word_problem_s3", "--models", "hsru", "hsru_reset", "lstm"]
     run_script_here(
         os.path.join("examples", "regular_languages.py"),
         [*arguments, "--seeds", "1", "--save-dir", str(saved), "--json", str(out)],
@@ -96,10 +96,12 @@ def test_regular_languages_trains_a_word_problem_and_saves_each_model(tmp_path):
     runs = json.loads(out.read_text())["runs"]
     assert [(r["task"], r["model"]) for r in runs] == [
         ("word_problem_s3", "hsru"),
+        ("word_problem_s3", "hsru_reset"),
         ("word_problem_s3", "lstm"),
     ]
     assert sorted(os.listdir(saved)) == [
         "word_problem_s3-hsru-seed0.keras",
+        "word_problem_s3-hsru_reset-seed0.keras",
         "word_problem_s3-lstm-seed0.keras",
     ]
     for run in runs:
