@@ -23,8 +23,9 @@ K = 4
 
 
 def draw_reset_problem(rng, k=K, batch=3, length=12, input_dim=4, units=5):
-    """Inputs and weights whose V sits clear of every level `j * theta`
-    (j = 1 .. k - 1) and of `-theta`, each unit's theta chosen for the widest margin."""
+    """Inputs and weights whose |V| sits clear of every level `j * theta`
+    (j = 1 .. k: the adding levels above, the reset and setting levels below),
+    each unit's theta chosen for the widest margin."""
     x = rng.normal(size=(batch, length, input_dim)).astype(np.float32)
     w_in = (rng.normal(size=(input_dim, units)) * 0.8).astype(np.float32)
     b_in = rng.normal(scale=0.1, size=units).astype(np.float32)
@@ -33,9 +34,8 @@ def draw_reset_problem(rng, k=K, batch=3, length=12, input_dim=4, units=5):
     b_out = rng.normal(scale=0.1, size=units).astype(np.float32)
     v = reference.potentials(x, w_in, b_in, tau).reshape(-1, units)
     candidates = np.linspace(0.1, 0.8, 1401)
-    edges = np.concatenate([candidates[None] * j for j in range(1, k)])  # (k - 1, candidates)
+    edges = np.stack([candidates * j for j in range(1, k + 1)])  # (k, candidates)
     gaps = np.abs(np.abs(v)[:, :, None, None] - edges[None, None]).min(axis=(0, 2))
-    gaps = np.minimum(gaps, np.abs(v[:, :, None] - (-candidates)).min(0))
     theta, margin = candidates[gaps.argmax(1)], gaps.max(1)
     assert margin.min() > 1e-4, margin
     return x, [w_in, b_in, tau, theta.astype(np.float32), w_out, b_out]
@@ -143,18 +143,21 @@ def test_hsru_equals_the_step_loop_and_the_reference(length, rng):
     assert np.abs(scan_dw[3]).max() > 0
 
 
-def test_the_count_moves_by_the_levels_passed_and_resets_below(rng):
+def test_the_count_adds_the_levels_passed_above_and_is_set_below(rng):
     x, weights = draw_reset_problem(rng, length=60)
     activity = reset_layer("hsru", weights).spike_activity(x)
     potential, counts = numpy(activity["potential"]), numpy(activity["memory"])
     theta = weights[3]
-    passed = sum((potential > j * theta).astype(int) for j in range(1, K))
+    passed = sum(
+        (potential > j * theta).astype(int) + (-potential > (j + 1) * theta).astype(int)
+        for j in range(1, K)
+    )
     reset = -potential > theta
     count = np.zeros(counts[:, 0].shape, int)
     for t in range(potential.shape[1]):
         count = (np.where(reset[:, t], 0, count) + passed[:, t]) % K
         np.testing.assert_array_equal(counts[:, t], count)
-    assert reset.any() and (passed > 1).any()
+    assert reset.any() and (passed > 1).any() and (reset & (passed > 0)).any()
     spikes = numpy(activity["spikes"])
     np.testing.assert_array_equal(spikes, passed + reset)
 
@@ -231,8 +234,10 @@ def test_keras_file_round_trip(tmp_path, rng):
 
 def test_the_kind_and_its_levels():
     kind = memory.memory_kind("reset", 5, units=3)
-    assert type(kind) is memory.ResetCounter and kind.levels == 4 and kind.channels == 4
-    assert memory.memory_kind("reset", 2, units=3).levels == 1
+    assert type(kind) is memory.ResetCounter and kind.levels == 8 and kind.channels == 4
+    assert kind.level_signs == [1.0] * 4 + [-1.0] * 4
+    assert kind.level_multiples == [1.0, 2.0, 3.0, 4.0, 2.0, 3.0, 4.0, 5.0]
+    assert memory.memory_kind("reset", 2, units=3).levels == 2
     cell = keras_hsru.HSRUCell(3, memory="reset", memory_states=5)
     assert cell.state_size == [3, 3, 12]
     assert cell.get_config()["memory"] == "reset"
@@ -284,3 +289,130 @@ def test_a_reset_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
         np.testing.assert_allclose(
             loaded.serve(tf.constant(inputs)).numpy(), model.predict(inputs, verbose=0), atol=1e-5
         )
+
+
+def _cascade_for_modular_arithmetic():
+    """A three-layer cascade of reset counters, its weights set by hand, that
+    follows Modular Arithmetic (Simple) modulo 5 (`keras_hsru.tasks.ModularArithmetic`).
+
+    It keeps the value as `a + b`: `a` the sum of the finished terms, `b` the
+    signed product since the last `+` or `-`. Every unit has decay ~0 (V is
+    this step's input), threshold 1, and V at a band's centre, so that each
+    step adds (`m + 0.5`) or sets (`-(m + 1.5)`) a count, or holds (0).
+
+    - Layer 1 (k = 4): unit 0 sets its count to the last operator (1 `+`,
+      2 `-`, 3 `*`; 0 at the start); units 1-8 carry the token in V (0.5,
+      inside the band where the memory holds). Its outputs are indicators of
+      (number, operator before it) and of each operator.
+    - Layer 2 (k = 4): `b` as `Z` (unit 1: count 1 where b = 0) and `E`
+      (unit 0: b = 2^E modulo 5): a number after `+` or the start sets E to
+      log2 n, after `-` to log2 n + 2 (b = -n), after `*` adds log2 n; n = 0
+      sets Z. Units 2 and 3 carry "a number" and "`*`". Its outputs are
+      indicators of (number or `*`, E, b != 0).
+    - Layer 3 (k = 5): unit 0 counts `a + b`: a number adds the new b, a `*`
+      takes the old b away. Its outputs are the count's indicators, which the
+      Dense layer reads.
+    """
+    sharp, decayless = 20.0, 20.0  # tanh(20 * 0.5) = 1 - 4e-9; exp(-softplus(20)) = 2e-9
+    log2 = {1: 0, 2: 1, 4: 2, 3: 3}  # b = 2^E modulo 5
+    plus, minus, times = 5, 6, 7  # the operators' tokens after the numbers 0 .. 4
+
+    def layer_weights(inputs, units, k, targets, features):
+        """`targets[(feature, unit)]`: V where that input feature is on (inputs
+        are +-1 indicators, one on a step); `features[out] = (rows, bias)`: the
+        pre-activation `sharp * (sum of those rows of [V, D] + bias)`."""
+        w_in = np.zeros((inputs, units), np.float32)
+        for (feature, unit), value in targets.items():
+            w_in[feature, unit] = value / 2
+        b_in = w_in.sum(0)  # with +-1 inputs: V = 2 * w_in[active feature]
+        w_out = np.zeros((k * units, units), np.float32)
+        b_out = np.full(units, -sharp, np.float32)
+        for out, (rows, bias) in features.items():
+            for row, weight in rows:
+                w_out[row, out] = sharp * weight
+            b_out[out] = sharp * bias
+        tau, theta = np.full(units, decayless, np.float32), np.ones(units, np.float32)
+        return [w_in, b_in, tau, theta, w_out, b_out]
+
+    def d_row(units, count, unit):
+        """The row of `[V, D]` that holds `unit`'s channel for `count` (1 .. k - 1)."""
+        return count * units + unit
+
+    # Layer 1: 9 one-hot tokens in, 32 units.
+    targets = {(plus, 0): -2.5, (minus, 0): -3.5, (times, 0): -4.5}
+    targets.update({(token, 1 + token): 0.5 for token in range(8)})  # inside the band
+    features = {}
+    for n in range(5):
+        features[4 * n] = ([(1 + n, 2.0)] + [(d_row(32, c, 0), -1.0) for c in (1, 2, 3)], -0.5)
+        for c in (1, 2, 3):
+            features[4 * n + c] = ([(1 + n, 2.0), (d_row(32, c, 0), 1.0)], -1.5)
+    for index, token in enumerate((plus, minus, times)):
+        features[20 + index] = ([(1 + token, 2.0)], -0.5)
+    first = layer_weights(9, 32, 4, targets, features)
+    # The tokens are one-hot (0 and 1), not +-1: V = w_in[token].
+    first[0], first[1] = first[0] * 2, np.zeros(32, np.float32)
+
+    # Layer 2: layer 1's 32 indicators in, 16 units (E, Z, a number, `*`).
+    targets = {}
+    for n in range(5):
+        for c in range(4):  # 0 start, 1 +, 2 -, 3 *
+            feature = 4 * n + c
+            targets[(feature, 2)] = 0.5
+            if n == 0:
+                targets[(feature, 1)] = -2.5  # set Z to 1: b = 0
+            elif c < 3:
+                targets[(feature, 1)] = -1.5  # set Z to 0
+                e = log2[n] + (2 if c == 2 else 0)
+                targets[(feature, 0)] = -((e % 4) + 1.5)  # set E
+            elif log2[n]:
+                targets[(feature, 0)] = log2[n] + 0.5  # add log2 n to E
+    targets[(22, 3)] = 0.5
+    features = {}
+    for kind, unit in enumerate((2, 3)):  # a number, `*`
+        for e in range(4):
+            zero = [(d_row(16, 1, 1), -1.0)]
+            if e == 0:
+                rows = [(unit, 2.0), *zero] + [(d_row(16, c, 0), -1.0) for c in (1, 2, 3)]
+                features[4 * kind] = (rows, -0.5)
+            else:
+                features[4 * kind + e] = ([(unit, 2.0), *zero, (d_row(16, e, 0), 1.0)], -1.5)
+    second = layer_weights(32, 16, 4, targets, features)
+
+    # Layer 3: layer 2's 16 indicators in, 8 units; unit 0 counts a + b modulo 5.
+    targets = {}
+    for e in range(4):
+        b = 2**e % 5
+        targets[(e, 0)] = b + 0.5  # a number: add the new b
+        targets[(4 + e, 0)] = (5 - b) + 0.5  # `*`: take the old b away
+    features = {c - 1: ([(d_row(8, c, 0), 1.0)], -0.5) for c in range(1, 5)}
+    features[4] = ([(d_row(8, c, 0), -1.0) for c in range(1, 5)], 0.5)
+    third = layer_weights(16, 8, 5, targets, features)
+
+    model = keras.Sequential(
+        [
+            keras.Input((None, 9)),
+            keras_hsru.HSRU(32, memory="reset", memory_states=4, return_sequences=True),
+            keras_hsru.HSRU(16, memory="reset", memory_states=4, return_sequences=True),
+            keras_hsru.HSRU(8, memory="reset", memory_states=5),
+            keras.layers.Dense(5),
+        ]
+    )
+    readout = np.zeros((8, 5), np.float32)
+    for c in range(1, 5):
+        readout[c - 1, c] = 1.0
+    readout[4, 0] = 1.0
+    for layer, weights in zip(model.layers, (first, second, third, [readout, np.zeros(5)])):
+        layer.set_weights(weights)
+    return model
+
+
+@pytest.mark.parametrize("length", [1, 41, 499, 10_001])
+def test_a_hand_set_cascade_of_reset_counters_follows_modular_arithmetic(length):
+    """The reset counter is enough to follow the task's automaton at any length
+    (which training does not yet find): exact, with weights set by hand."""
+    model = _cascade_for_modular_arithmetic()
+    task = keras_hsru.tasks.ModularArithmetic(length, batch_size=1, seed=0)
+    count = 16 if length > 1000 else 256
+    x, y = task.sample(count, length=length, seed=length)
+    predicted = numpy(model(x)).argmax(-1)
+    np.testing.assert_array_equal(predicted, y)

@@ -64,14 +64,17 @@ class HSRUCell(LeakyIntegratorCell):
     a per-step decay (`keras_hsru.ops.linear_scan`), exact in its gradient.
 
     With `memory="reset"` and `memory_states=k`, `D` is a count modulo k
-    that moves by several counts a step and resets: a down spike
-    `H(-V - threshold)` first puts it at 0, then it moves up by one count
-    for each level `V > j * threshold` (j = 1 .. k - 1) that `V` passes, so
-    one step reaches any count; it holds while `|V| <= threshold`. The
-    moves of Z_k and a reset are the two building blocks of finite automata
-    (Krohn-Rhodes): stacked layers of these follow automata that a count
-    that spikes only turn cannot, such as Modular Arithmetic's. Over whole
-    sequences: `keras_hsru.ops.reset_counter_scan`, exact in its gradient.
+    that `V` adds to or sets, by several counts a step. Above the threshold
+    it adds one count for each level `V > j * threshold` it passes
+    (j = 1 .. k - 1), so one step reaches any count. Below it, a down spike
+    `H(-V - threshold)` first resets the count to 0, and one count is added
+    for each further level `-V > (j + 1) * threshold` (j = 1 .. k - 1):
+    `V` between `-(m + 2)` and `-(m + 1)` thresholds sets the count to m.
+    It holds while `|V| <= threshold`. Adding (the moves of Z_k) and setting
+    (constant maps) are the two kinds of transition cascades of finite
+    automata are built from (Krohn-Rhodes); stacked layers of these are such
+    cascades. Over whole sequences: `keras_hsru.ops.reset_counter_scan`,
+    exact in its gradient.
 
     The state list is `[y, V, D]`: the previous output first (so that masked
     steps emit it on every backend), then the analog potential, then the
@@ -109,9 +112,9 @@ class HSRUCell(LeakyIntegratorCell):
         memory: What a spike does to `D`: `"toggle"` (default: flips it,
             the paper's XOR bit; a counter with `memory_states` above 2),
             `"latch"` (an up spike sets it, a down spike resets it; with
-            `memory_states=2` only) or `"reset"` (a count modulo k that
-            moves up by one count for each level `j * threshold` that V
-            passes, j = 1 .. k - 1, and that a down spike first resets to 0).
+            `memory_states=2` only) or `"reset"` (a count modulo k that V
+            adds to above the threshold and sets below it, by one count
+            per level `threshold` apart that it passes; see above).
         input_initializer: Initializer for `input_kernel` (`W_in`).
         output_initializer: Initializer for `output_kernel` (`W_out`).
         bias_initializer: Initializer for `input_bias` and `output_bias`.
@@ -204,12 +207,15 @@ class HSRUCell(LeakyIntegratorCell):
     def spikes(self, potential):
         """S = H(V - threshold) (the up spikes of a k-state memory), with the
         surrogate gradient; for a memory with several levels (`"reset"`), one
-        at each `j * threshold`, `(..., levels, units)`."""
+        per level, `(..., levels, units)` (`DigitalMemory.levels`)."""
         threshold = ops.cast(self.threshold, STATE_DTYPE)
-        levels = self.digital_memory.levels
-        if levels > 1:
-            steps = ops.reshape(ops.arange(1, levels + 1, dtype=STATE_DTYPE), (levels, 1))
-            potential, threshold = ops.expand_dims(potential, -2), steps * threshold
+        kind = self.digital_memory
+        if kind.levels > 1:
+            signs, multiples = (
+                ops.reshape(ops.convert_to_tensor(values, STATE_DTYPE), (kind.levels, 1))
+                for values in (kind.level_signs, kind.level_multiples)
+            )
+            potential, threshold = signs * ops.expand_dims(potential, -2), multiples * threshold
         return hsru_ops.spike(potential - threshold, surrogate=self.spike_surrogate)
 
     def down_spikes(self, potential):
@@ -444,8 +450,8 @@ class HSRU(keras.layers.RNN):
             composed scans: the fused paths compute the XOR bit only, so
             `implementation="fused"` raises).
         memory: As in `HSRUCell`: `"toggle"` (default), `"latch"` (a
-            set/reset flip-flop) or `"reset"` (a count modulo k moved by
-            several counts a step and reset to 0, computed by
+            set/reset flip-flop) or `"reset"` (a count modulo k that V adds
+            to or sets by several counts a step, computed by
             `keras_hsru.ops.reset_counter_scan`); the latch and the reset
             counter take the composed scans, as a counter does.
         input_initializer: As in `HSRUCell`.

@@ -82,10 +82,11 @@ class DigitalMemory:
     two_sided = True
     #: Whether it is the paper's XOR bit, the only memory the fused paths compute.
     xor_bit = False
-    #: The up spikes of a unit-step: one at `threshold`, or for more than one,
-    #: one at each level `j * threshold`, j = 1 .. levels, on an axis before
-    #: the units' (`(..., levels, units)`).
+    #: The up spikes of a unit-step: one, `H(V - threshold)`, or for more than
+    #: one, `H(sign_i * V - multiple_i * threshold)` for each level i on an
+    #: axis before the units' (`(..., levels, units)`).
     levels = 1
+    level_signs = level_multiples = None
 
     def __init__(self, units: int, states: int = 2):
         self.units = units
@@ -180,19 +181,27 @@ class Counter(DigitalMemory):
 
 
 class ResetCounter(Counter):
-    """A count modulo k that moves by several counts a step and resets (Z_k and a reset).
+    """A count modulo k that V adds to or sets, by several counts a step.
 
-    Its up spikes sit at k - 1 levels, `V > j * threshold` for j = 1 .. k - 1:
-    the count moves up by as many counts as V passes levels, so one step
-    reaches any count (moving down by one is moving up by k - 1). A down spike,
-    `V < -threshold`, first resets it to 0. Between, `|V| <= threshold`, it
-    holds. A bank of these, and stacks of them, follow automata that need a
-    reset, which a count that spikes only turn cannot make.
+    Above the threshold V adds: one count for each level `V > j * threshold`
+    it passes, j = 1 .. k - 1, so one step reaches any count (down by one is
+    up by k - 1). Below it V sets: a down spike, `V < -threshold`, resets the
+    count to 0, and then one count is added for each level
+    `-V > (j + 1) * threshold`, j = 1 .. k - 1, that V passes further down:
+    `V` between `-(m + 2)` and `-(m + 1)` thresholds sets the count to m.
+    Between, `|V| <= threshold`, it holds. Adding (the moves of Z_k) and
+    setting (the constant maps) are the two kinds of transition that
+    cascades of finite automata are built from; a count that spikes only
+    turn cannot set.
     """
 
     def __init__(self, units: int, states: int = 2):
         super().__init__(units, states)
-        self.levels = states - 1
+        moves = range(1, states)
+        # The move spikes: H(sign * V - multiple * threshold), adding then setting.
+        self.level_signs = [1.0] * (states - 1) + [-1.0] * (states - 1)
+        self.level_multiples = [float(j) for j in moves] + [float(j + 1) for j in moves]
+        self.levels = len(self.level_signs)
 
     def spike_count(self, up, down):
         return ops.sum(up, axis=-2) + down

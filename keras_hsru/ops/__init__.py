@@ -14,7 +14,7 @@ The layers call only `keras.ops` and the functions below:
   memory, a count modulo k moved up and down by spikes (one-hot over k), as
   a cumulative count with the exact gradient of the step-by-step counter.
 - `reset_counter_scan(move_spikes, reset_spikes, modulus, initial_state)`: a
-  count modulo k moved by several counts a step and reset to 0 by spikes, as
+  count modulo k moved by several counts a step and reset by spikes, as
   a cumulative count and a linear scan in its turning frame, exact gradient
   included.
 - `hybrid_scan(decay, current, threshold, slope, ...)`: V and D together, by
@@ -267,9 +267,10 @@ def reset_counter_scan(move_spikes, reset_spikes, modulus: int, initial_state=No
     ```
 
     so for 0/1 spikes the count moves up by as many counts as the step has
-    move spikes, up to L (with L = k - 1 any element of Z_k in one step),
-    after a reset to 0 where `r` is 1: the moves of the cyclic group Z_k and
-    the resets that no group has (Krohn-Rhodes' two building blocks). It is
+    move spikes (with k - 1 of them, any element of Z_k in one step), after
+    a reset to 0 where `r` is 1: with both, a step sets the count to any
+    value. The moves of the cyclic group Z_k and the constant maps that no
+    group has are Krohn-Rhodes' two building blocks. It is
     computed without a per-step loop, from the cumulative count and one
     linear scan over the k counts in the frame that turns with it (exact
     while the cumulative count stays under 2**24), with the exact gradient of

@@ -73,8 +73,8 @@ def hsru_forward(
     as the one-hot channels of counts 1 to k - 1, `(batch, (k - 1) * units)`.
     With `memory="latch"`, D is set to 1 by an up spike, reset to 0 by a down
     spike and held otherwise. With `memory="reset"`, D is a count modulo k that
-    a down spike resets to 0 and that then moves up by one count for each
-    level `j * theta` (j = 1 .. k - 1) that V passes.
+    a down spike (-V > theta) resets to 0 and that then moves up by one count
+    for each level V passes: V > j theta and -V > (j + 1) theta, j = 1 .. k - 1.
     """
     if analog_only:
         w_in, b_in, tau, w_out, b_out = [np.asarray(w, np.float64) for w in weights]
@@ -101,9 +101,9 @@ def hsru_forward(
                 down = (-v_new - theta > 0).astype(np.float64)
                 d_new = np.where(s > down, 1.0, np.where(down > s, 0.0, d))
             elif memory == "reset":
-                levels = np.stack(
-                    [(v_new - j * theta > 0) for j in range(1, memory_states)], 1
-                ).astype(np.float64)
+                adds = [v_new - j * theta > 0 for j in range(1, memory_states)]
+                sets = [-v_new - (j + 1) * theta > 0 for j in range(1, memory_states)]
+                levels = np.stack(adds + sets, 1).astype(np.float64)
                 down = (-v_new - theta > 0).astype(np.float64)
                 o = reset_counter_step(full_counts(d, memory_states), levels, down)
                 d_new = o[:, 1:].reshape(batch, -1)
