@@ -71,13 +71,25 @@ PADDED_BUDGET = 2_000_000
 
 
 def build_model(
-    kind, units, tokens, classes, counter_threshold=None, learning_rate=1e-3, reset_states=(4, 5)
+    kind,
+    units,
+    tokens,
+    classes,
+    counter_threshold=None,
+    learning_rate=1e-3,
+    reset_states=(4, 5),
+    reset_tau=None,
 ):
     if kind == "hsru_reset":
         # One layer per count modulus, each reading the one below: a cascade.
+        tau = None if reset_tau is None else keras.initializers.Constant(reset_tau)
         layers = [
             keras_hsru.HSRU(
-                units, memory="reset", memory_states=k, return_sequences=i < len(reset_states) - 1
+                units,
+                memory="reset",
+                memory_states=k,
+                tau_initializer=tau,
+                return_sequences=i < len(reset_states) - 1,
             )
             for i, k in enumerate(reset_states)
         ]
@@ -169,6 +181,7 @@ def run(task_name, kind, seed, args):
         args.counter_threshold,
         args.learning_rate,
         args.reset_states,
+        args.reset_tau,
     )
     callbacks = curriculum(train) if curriculum else []
     start = time.perf_counter()
@@ -235,8 +248,16 @@ def main():
     parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--counter-threshold", type=float, default=None,
                         help="initial threshold of HSRU k=5 (default: the package's)")  # fmt: skip
-    parser.add_argument("--reset-states", type=int, nargs="+", default=[4, 5],
-                        help="hsru_reset: the count modulus k of each layer, bottom first")  # fmt: skip
+    parser.add_argument(
+        "--reset-states",
+        type=int,
+        nargs="+",
+        default=[4, 5],
+        help="hsru_reset: the count modulus k of each layer, bottom first",
+    )
+    parser.add_argument("--reset-tau", type=float, default=None,
+                        help="hsru_reset: every unit's initial tau (decay exp(-softplus(tau))); "
+                        "default: the package's")  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10_000, help="training steps per run")
     parser.add_argument("--batch", type=int, default=128)
