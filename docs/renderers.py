@@ -158,6 +158,14 @@ RUNS = {
         ("regular_languages-threshold0", "jax",
          ["examples/regular_languages.py", "--models", "hsru5", "--counter-threshold", "0",
           "--tasks", "cycle_navigation"]),
+        # The reset counter (memory="reset"): alone on a count, as a cascade on
+        # Modular Arithmetic (the widths and k of the hand-set cascade's first two layers).
+        ("regular_languages-reset-counting", "jax",
+         ["examples/regular_languages.py", "--tasks", "cycle_navigation", "--models",
+          "hsru_reset", "--reset-states", "5"]),
+        ("regular_languages-reset-modular", "jax",
+         ["examples/regular_languages.py", "--tasks", "modular_arithmetic", "--models",
+          "hsru_reset", "--reset-states", "4", "4", "5", "--units", "32"]),
     ]
     # Parity Check the paper's way (fixed lengths 10, 30, 60): its budget and learning
     # rates (900 steps of 64), then ten times the steps at AdamW's 1e-3; LSTM widths 16 to 256.
@@ -713,9 +721,14 @@ TASK_NAMES = {
 }
 
 
-def model_label(model, units, counter_threshold=None):
+def model_label(model, units, counter_threshold=None, reset_states=()):
     """`HSRU(16)`, `HSRU(16, memory_states=5)`, `LSTM(16)`; a counter's initial
-    threshold where the run set one."""
+    threshold where the run set one; a reset cascade's layers."""
+    if model == "hsru_reset":
+        layers = ", ".join(
+            f"HSRU({units}, memory='reset', memory_states={k})" for k in reset_states
+        )
+        return f"{layers}" if len(reset_states) == 1 else f"cascade: {layers}"
     if model == "hsru5":
         threshold = (
             "" if counter_threshold is None else f", initial threshold {counter_threshold:g}"
@@ -739,7 +752,9 @@ REGULAR_LANGUAGE_RUNS = {
         "regular_languages-threshold0",
     ),
 }
-MODEL_ORDER = ("hsru", "hsru5", "lstm")
+MODEL_ORDER = ("hsru", "hsru5", "hsru_reset", "lstm")
+# The reset counter's runs, each a table of its own (reset-NAME.md).
+RESET_RUNS = ("regular_languages-reset-counting", "regular_languages-reset-modular")
 
 
 def per_seed(accuracies):
@@ -770,7 +785,12 @@ def regular_languages_table(runs):
             )
             keyed[key] = [
                 TASK_NAMES[row["task"]],
-                model_label(row["model"], run["units"], run.get("counter_threshold")),
+                model_label(
+                    row["model"],
+                    run["units"],
+                    run.get("counter_threshold"),
+                    run.get("reset_states") or (),
+                ),
                 row["parameters"],
                 percent(row["score_max"]),
                 percent(row["score_mean"]),
@@ -844,10 +864,21 @@ def render_paper_recipe(load, write, figure):
     write("paper-recipe.md", paper_recipe_table([load(name) for name in PAPER_RECIPE_RUNS]))
 
 
+def reset_renderer(name):
+    """Renders the reset counter's run `name` alone, as `reset-...md`."""
+
+    def render(load, write, figure):
+        write(name.replace("regular_languages-", "") + ".md", regular_languages_table([load(name)]))
+
+    return render
+
+
 def render_regular_languages(load, write, figure):
     for target, names in REGULAR_LANGUAGE_RUNS.items():
         write(target, regular_languages_table([load(name) for name in names]))
     render_paper_recipe(load, write, figure)
+    for name in RESET_RUNS:
+        reset_renderer(name)(load, write, figure)
 
 
 # The Real sequences page: one run per dataset (RUNS' tsc-*), and the
@@ -1115,6 +1146,7 @@ RUN_RENDERERS = {
     ("deploy", "quantization"): render_quantization,
     ("deploy", "edge"): render_edge,
     **{("regular-languages", name): render_paper_recipe for name in PAPER_RECIPE_RUNS},
+    **{("regular-languages", name): reset_renderer(name) for name in RESET_RUNS},
     **{("real-sequences", name): render_masking for name in MASKING_RUNS},
 }
 

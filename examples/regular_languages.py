@@ -325,6 +325,9 @@ def main():
             "backend": keras.backend.backend(),
             "units": args.units,
             "counter_threshold": args.counter_threshold,
+            # hsru_reset's layers (the k of each) and initial tau, where it ran.
+            "reset_states": args.reset_states if "hsru_reset" in args.models else None,
+            "reset_tau": args.reset_tau if "hsru_reset" in args.models else None,
             "steps": args.steps,
             "batch": args.batch,
             "learning_rate": args.learning_rate,

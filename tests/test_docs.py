@@ -116,6 +116,7 @@ def test_every_run_a_docs_table_reads_is_one_of_its_pages_runs(tmp_path, monkeyp
     read = [
         *(n for runs in renderers.REGULAR_LANGUAGE_RUNS.values() for n in runs),
         *renderers.PAPER_RECIPE_RUNS,
+        *renderers.RESET_RUNS,
     ]
     assert set(read) <= set(names["regular-languages"]) and len(renderers.PAPER_RECIPE_RUNS) == 8
     read = [f"tsc-{d}" for d in renderers.REAL_DATASETS]
