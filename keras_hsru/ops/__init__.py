@@ -308,12 +308,7 @@ def reset_counter_scan(move_spikes, reset_spikes, modulus: int, initial_state=No
     batch, length, _, units = move_spikes.shape
     reset_spikes = keras.ops.convert_to_tensor(reset_spikes, dtype)
     check_shape("reset_spikes", reset_spikes, (batch, length, units), "(batch, time, units)")
-    if initial_state is None:
-        initial_state = keras.ops.one_hot(
-            keras.ops.zeros((keras.ops.shape(move_spikes)[0], units), "int32"), modulus, axis=1
-        )
-    initial_state = keras.ops.convert_to_tensor(initial_state, dtype)
-    check_shape("initial_state", initial_state, (batch, modulus, units), "(batch, k, units)")
+    initial_state = _initial_counts(initial_state, move_spikes, modulus)
     return _implementation().reset_counter_scan(move_spikes, reset_spikes, initial_state, modulus)
 
 
@@ -402,14 +397,21 @@ def counter_scan(up_spikes, down_spikes, modulus: int, initial_state=None):
         raise ValueError(f"`up_spikes` must be a floating point tensor. Received: dtype={dtype}")
     down_spikes = keras.ops.convert_to_tensor(down_spikes, dtype)
     check_shape("down_spikes", down_spikes, up_spikes.shape, "(batch, time, units)")
-    batch, _, units = up_spikes.shape
+    initial_state = _initial_counts(initial_state, up_spikes, modulus)
+    return _implementation().counter_scan(up_spikes, down_spikes, initial_state, modulus)
+
+
+def _initial_counts(initial_state, spikes, modulus):
+    """A k-state memory's checked `(batch, k, units)` start in the dtype of
+    `spikes` (`(batch, time, ..., units)`); None: every unit at count 0."""
+    batch, units = spikes.shape[0], spikes.shape[-1]
     if initial_state is None:
         initial_state = keras.ops.one_hot(
-            keras.ops.zeros((keras.ops.shape(up_spikes)[0], units), "int32"), modulus, axis=1
+            keras.ops.zeros((keras.ops.shape(spikes)[0], units), "int32"), modulus, axis=1
         )
-    initial_state = keras.ops.convert_to_tensor(initial_state, dtype)
+    initial_state = keras.ops.convert_to_tensor(initial_state, spikes.dtype)
     check_shape("initial_state", initial_state, (batch, modulus, units), "(batch, k, units)")
-    return _implementation().counter_scan(up_spikes, down_spikes, initial_state, modulus)
+    return initial_state
 
 
 def _checked_per_unit_and_states(
