@@ -442,9 +442,9 @@ class HSRU(keras.layers.RNN):
         surrogate_slope: Positive finite float `k` of the spike's surrogate
             gradient. Default: `5.0`, or a `Surrogate`'s own.
         surrogate: As in `HSRUCell`: `"fast_sigmoid"` (default), `"sigmoid"`,
-            `"triangle"` or `"arctan"`, or a `keras_hsru.ops.Surrogate`. The GPU kernels compute the fast
-            sigmoid only; with another surrogate `"auto"` takes the composed
-            scans there, and `"fused"` raises.
+            `"triangle"` or `"arctan"`, or a `keras_hsru.ops.Surrogate`. The
+            GPU kernels compute the fast sigmoid only; with another surrogate
+            `"auto"` takes the composed scans there, and `"fused"` raises.
         memory_states: As in `HSRUCell`: `2` (default), the XOR bit; above 2
             a counter modulo k, computed by `keras_hsru.ops.counter_scan` (the
             composed scans: the fused paths compute the XOR bit only, so

@@ -19,8 +19,8 @@ from keras_hsru import ops as hsru_ops
 # What a spike does to the digital memory: "toggle" flips it (the paper's XOR
 # bit; with memory_states=k, a counter modulo k); "latch" sets it on an up
 # spike and resets it on a down spike (a flip-flop with hysteresis); "reset"
-# moves a count modulo k by as many counts as V passes levels, and a down
-# spike resets it to 0.
+# makes it a count modulo k that V adds to above the threshold and sets below
+# it, one count per level passed.
 MEMORIES = ("toggle", "latch", "reset")
 
 # The default initial threshold of the memories moved by up and down spikes
