@@ -10,8 +10,9 @@ read after the last step by a Dense layer, AdamW 1e-3 with global clipping at
 1.0, `--steps` steps; the same for `HSRU(units)` (`hsru`, the XOR memory),
 `HSRU(units, memory_states=5)` (`hsru5`, a counter modulo 5), a cascade of
 `HSRU(units, memory="reset", memory_states=k)` layers, one per k of
-`--reset-states` (`hsru_reset`, counts moved by several counts a step and
-reset; default 4 then 5) and `LSTM(units)` (`lstm`), every seed.
+`--reset-states` (`hsru_reset`, counts that one step adds to or sets;
+default 4 then 5; not run without `--models`) and `LSTM(units)` (`lstm`),
+every seed.
 Each test length gets `--test-count` fresh sequences, scored together in
 zero-padded batches that `keras.layers.Masking` skips (a one-hot token is never
 all zeros). Beyond the score it reports the accuracy at `--long-lengths`
