@@ -728,7 +728,7 @@ def model_label(model, units, counter_threshold=None, reset_states=()):
         layers = ", ".join(
             f"HSRU({units}, memory='reset', memory_states={k})" for k in reset_states
         )
-        return f"{layers}" if len(reset_states) == 1 else f"cascade: {layers}"
+        return layers if len(reset_states) == 1 else f"cascade: {layers}"
     if model == "hsru5":
         threshold = (
             "" if counter_threshold is None else f", initial threshold {counter_threshold:g}"

@@ -171,13 +171,21 @@ class Counter(DigitalMemory):
         )
 
     def step(self, memory, up, down):
-        counts = counter_step(self._counts(memory), up, down)
+        counts = self.step_counts(self._counts(memory), up, down)
         return ops.reshape(counts[:, 1:], (-1, self.channels * self.units))
 
     def scan(self, up, down, memory0):
-        counts = hsru_ops.counter_scan(up, down, self.states, self._counts(memory0))
+        counts = self.scan_counts(up, down, self._counts(memory0))
         shape = ops.shape(counts)
         return ops.reshape(counts[:, :, 1:], (shape[0], shape[1], self.channels * self.units))
+
+    def step_counts(self, counts, up, down):
+        """The distribution over the k counts `(batch, k, units)` after one step."""
+        return counter_step(counts, up, down)
+
+    def scan_counts(self, up, down, counts0):
+        """The distributions over the k counts at every step, `(batch, time, k, units)`."""
+        return hsru_ops.counter_scan(up, down, self.states, counts0)
 
 
 class ResetCounter(Counter):
@@ -206,14 +214,11 @@ class ResetCounter(Counter):
     def spike_count(self, up, down):
         return ops.sum(up, axis=-2) + down
 
-    def step(self, memory, up, down):
-        counts = reset_counter_step(self._counts(memory), up, down)
-        return ops.reshape(counts[:, 1:], (-1, self.channels * self.units))
+    def step_counts(self, counts, up, down):
+        return reset_counter_step(counts, up, down)
 
-    def scan(self, up, down, memory0):
-        counts = hsru_ops.reset_counter_scan(up, down, self.states, self._counts(memory0))
-        shape = ops.shape(counts)
-        return ops.reshape(counts[:, :, 1:], (shape[0], shape[1], self.channels * self.units))
+    def scan_counts(self, up, down, counts0):
+        return hsru_ops.reset_counter_scan(up, down, self.states, counts0)
 
 
 def memory_kind(memory: str, memory_states: int, units: int) -> DigitalMemory:

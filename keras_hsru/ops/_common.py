@@ -79,11 +79,8 @@ class Surrogate:
             return upstream * (slope * tail / xp.square(1 + tail))
         if self.name == "triangle":
             return upstream * xp.maximum(1 - slope * xp.abs(x), 0 * x)
-        if self.name == "arctan":
-            return upstream * ((slope / 2) / (1 + xp.square((math.pi / 2) * slope * x)))
-        raise ValueError(
-            f"`surrogate` must be one of {SURROGATES}. Received: surrogate={self.name!r}"
-        )
+        # "arctan", the last of SURROGATES (a name is checked when a Surrogate is made).
+        return upstream * ((slope / 2) / (1 + xp.square((math.pi / 2) * slope * x)))
 
 
 def head_length(length, chunk_length):
@@ -271,7 +268,8 @@ def reset_counter_backward(moves, resets, initial_state, memory, counts, upstrea
     adjoint = rotate(frame, before, modulus)
     previous = ops.concatenate([ops.expand_dims(initial_state, 1), memory[:, :-1]], axis=1)
     reset = ops.expand_dims(resets, 2)
-    first = _one_hot_counts(ops.zeros_like(resets), modulus, upstream.dtype)
+    # e_0 as a (k, 1) column: count 0 is the first of the k.
+    first = ops.reshape(ops.cast(ops.equal(ops.arange(modulus), 0), upstream.dtype), (modulus, 1))
     entered = ops.expand_dims(keep, 2) * previous + reset * first
     stay = ops.expand_dims(ops.sum(adjoint * entered, axis=2), 2)
     rise = ops.expand_dims(ops.sum(ops.roll(adjoint, -1, axis=2) * entered, axis=2), 2)
