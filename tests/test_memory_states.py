@@ -18,7 +18,11 @@ import pytest
 import keras_hsru
 from tests.support import reference
 from tests.support.backend_utils import layer_gradients
-from tests.support.helpers import assert_match_reference, numpy
+from tests.support.helpers import (
+    assert_match_reference,
+    assert_saved_model_serves_like_predict,
+    numpy,
+)
 
 
 def draw_counter_problem(rng, k, batch=3, length=12, input_dim=4, units=5):
@@ -408,18 +412,10 @@ def test_counter_scan_validates_its_arguments():
     keras.backend.backend() == "torch", reason="keras exports tf_saved_model from TF and JAX"
 )
 def test_a_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
-    import tensorflow as tf
-
     x, weights = draw_counter_problem(rng, 5, length=130, input_dim=3, units=4)
     model = keras.Sequential(
         [keras.Input((None, 3)), keras_hsru.HSRU(4, memory_states=5), keras.layers.Dense(1)]
     )
     model(x[:, :2])
     model.layers[0].set_weights(weights)
-    model.export(str(tmp_path / "model"), format="tf_saved_model", verbose=False)
-    loaded = tf.saved_model.load(str(tmp_path / "model"))
-    for length in (1, 7, 130):
-        inputs = x[:, :length]
-        np.testing.assert_allclose(
-            loaded.serve(tf.constant(inputs)).numpy(), model.predict(inputs, verbose=0), atol=1e-5
-        )
+    assert_saved_model_serves_like_predict(model, x, (1, 7, 130), tmp_path / "model")

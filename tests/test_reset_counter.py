@@ -17,7 +17,11 @@ import keras_hsru
 from keras_hsru.layers import memory
 from tests.support import reference
 from tests.support.backend_utils import layer_gradients
-from tests.support.helpers import numpy
+from tests.support.helpers import (
+    assert_saved_model_serves_like_predict,
+    assert_scan_matches_loop,
+    numpy,
+)
 
 K = 4
 
@@ -124,23 +128,15 @@ def test_hsru_equals_the_step_loop_and_the_reference(length, rng):
     cotangents = [cot.normal(size=(3, length, 5))] + [
         cot.normal(size=(3, size)) for size in (5, 5, (K - 1) * 5)
     ]
-    (loop_out, loop_dx, loop_dw), (scan_out, scan_dx, scan_dw) = (
+    loop, scan = (
         layer_gradients(
             reset_layer(kind, weights, return_sequences=True, return_state=True), x, cotangents
         )
         for kind in ("cell", "hsru")
     )
     ref_out, ref_states = reference.hsru_forward(x, weights, 5.0, memory="reset", memory_states=K)
-    for got, looped, want in zip(scan_out, loop_out, [ref_out, *ref_states]):
-        np.testing.assert_allclose(got, want, atol=2e-4)
-        np.testing.assert_allclose(got, looped, atol=2e-4)
-    scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
-    np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(loop_dx))
-    assert np.abs(loop_dx).max() > 0
-    for got, looped in zip(scan_dw, loop_dw):
-        np.testing.assert_allclose(got, looped, rtol=1e-3, atol=scale(looped))
     # The threshold is learned through every level's and the reset's surrogates.
-    assert np.abs(scan_dw[3]).max() > 0
+    assert_scan_matches_loop(loop, scan, [ref_out, *ref_states])
 
 
 def test_the_count_adds_the_levels_passed_above_and_is_set_below(rng):
@@ -270,8 +266,6 @@ def test_an_unknown_memory_raises_naming_it():
     keras.backend.backend() == "torch", reason="keras exports tf_saved_model from TF and JAX"
 )
 def test_a_reset_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
-    import tensorflow as tf
-
     x, weights = draw_reset_problem(rng, length=130, input_dim=3, units=4)
     model = keras.Sequential(
         [
@@ -282,13 +276,7 @@ def test_a_reset_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
     )
     model(x[:, :2])
     model.layers[0].set_weights(weights)
-    model.export(str(tmp_path / "model"), format="tf_saved_model", verbose=False)
-    loaded = tf.saved_model.load(str(tmp_path / "model"))
-    for length in (1, 7, 130):
-        inputs = x[:, :length]
-        np.testing.assert_allclose(
-            loaded.serve(tf.constant(inputs)).numpy(), model.predict(inputs, verbose=0), atol=1e-5
-        )
+    assert_saved_model_serves_like_predict(model, x, (1, 7, 130), tmp_path / "model")
 
 
 def _cascade_for_modular_arithmetic():

@@ -73,3 +73,35 @@ def assert_match_reference(loop, scan, outputs, dx, dw):
     for got, looped, want in zip(scan_dw, loop_dw, dw):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=scale(want))
         np.testing.assert_allclose(got, looped, rtol=1e-3, atol=scale(want))
+
+
+def assert_scan_matches_loop(loop, scan, reference_outputs):
+    """`layer_gradients` results of keras' step loop (`loop`) and of the whole
+    sequence (`scan`), for a memory without a hand-written gradient reference:
+    the outputs against the float64 `reference_outputs` (the output sequence,
+    then the final states) and each other, the gradients against each other;
+    the input's gradient and the threshold's (weight 3) are not all zero."""
+    (loop_out, loop_dx, loop_dw), (scan_out, scan_dx, scan_dw) = loop, scan
+    for got, looped, want in zip(scan_out, loop_out, reference_outputs):
+        np.testing.assert_allclose(got, want, atol=2e-4)
+        np.testing.assert_allclose(got, looped, atol=2e-4)
+    scale = lambda a: 1e-3 * max(1.0, np.abs(a).max())  # noqa: E731
+    np.testing.assert_allclose(scan_dx, loop_dx, atol=scale(loop_dx))
+    assert np.abs(loop_dx).max() > 0
+    for got, looped in zip(scan_dw, loop_dw):
+        np.testing.assert_allclose(got, looped, rtol=1e-3, atol=scale(looped))
+    assert np.abs(scan_dw[3]).max() > 0
+
+
+def assert_saved_model_serves_like_predict(model, x, lengths, directory):
+    """`model` exported as a TensorFlow SavedModel to `directory` serves what
+    `predict` returns on the first `length` steps of `x`, for each length."""
+    import tensorflow as tf
+
+    model.export(str(directory), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(directory))
+    for length in lengths:
+        inputs = x[:, :length]
+        np.testing.assert_allclose(
+            loaded.serve(tf.constant(inputs)).numpy(), model.predict(inputs, verbose=0), atol=1e-5
+        )
