@@ -130,6 +130,8 @@ RUNS = {
           "classifier-last", "classifier-mean"])
         for dataset in ("ItalyPowerDemand", "GunPoint", "BasicMotions", "ArrowHead")
     ]
+    # 1-NN DTW on every dataset, measured on the same inputs (no seed: one run).
+    + [("tsc-dtw", "jax", ["examples/time_series_classification.py", "--models", "dtw"])]
     # What a mask costs, at PickupGestureWiimoteZ's longest length and the study's width.
     + [
         (f"masking-{backend}", backend,
@@ -968,9 +970,10 @@ def _mean_percent(values):
     return f"{100 * statistics.mean(values):.1f}" if values else "-"
 
 
-def real_sequences_tables(runs):
+def real_sequences_tables(runs, dtw_runs=()):
     """The main table (mean test accuracy over seeds, per dataset and model, and the
-    time per epoch) and the table beside the published accuracies."""
+    time per epoch) and the table beside the published accuracies, with 1-NN DTW as
+    measured here (`dtw_runs`) beside its published figures."""
     datasets = {}
     for run in runs:
         datasets.update(run["datasets"])
@@ -1038,10 +1041,12 @@ def real_sequences_tables(runs):
         rows,
     )
     anchors = [name for name in PUBLISHED if any(d in PUBLISHED[name] for d in order)]
+    measured = ["1-NN DTW, measured here"] if dtw_runs else []
     published_rows = [
         [
             dataset,
             _mean_percent(_accuracies(runs, dataset, "classifier")),
+            *([_mean_percent(_accuracies(dtw_runs, dataset, "dtw"))] if dtw_runs else []),
             *(
                 f"{PUBLISHED[name][dataset]:.1f}" if dataset in PUBLISHED[name] else "-"
                 for name in anchors
@@ -1049,7 +1054,10 @@ def real_sequences_tables(runs):
         ]
         for dataset in order
     ]
-    published = table(["dataset", "HSRUClassifier (mean of 3 seeds)", *anchors], published_rows)
+    published = table(
+        ["dataset", "HSRUClassifier (mean of 3 seeds)", *measured, *anchors],
+        published_rows,
+    )
     return main, published
 
 
@@ -1068,7 +1076,9 @@ def render_real_sequences(load, write, figure):
     ablations, missing_ablations = _real_runs(
         load, [f"tsc-ablations-{d}" for d in ABLATION_DATASETS]
     )
-    main, published = real_sequences_tables(runs)
+    dtw, missing_dtw = _real_runs(load, ["tsc-dtw"])
+    main, published = real_sequences_tables(runs, dtw)
+    missing_ablations += missing_dtw
     note = ""
     if missing or missing_ablations:
         note = (

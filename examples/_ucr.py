@@ -74,6 +74,12 @@ def load(name, limit=None):
     )
 
 
+def unpad(padded):
+    """The cases of a padded split as a list of `(channels, time)` arrays, each
+    without its padding (aeon's layout for series of different lengths)."""
+    return [case[~np.all(np.isnan(case), axis=-1)].T for case in padded]
+
+
 def describe(data):
     """Sizes of a loaded dataset: cases per split, channels, classes, shortest
     and longest series."""

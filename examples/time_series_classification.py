@@ -15,7 +15,10 @@ the same epochs per dataset (`_ucr.EPOCHS`) and the same seeds. The models:
   the latch), `classifier-analog` (no digital memory: `AnalogOnlyCell` layers
   in the same stack), `classifier-short` (time constants 0.5 to 8 steps, about
   HSRU's default decays), `classifier-1layer`, `classifier-last` (the last
-  step read out alone), `classifier-mean` (the mean over time alone).
+  step read out alone), `classifier-mean` (the mean over time alone);
+- `dtw`: the nearest training series under dynamic time warping with a full
+  window (aeon's `KNeighborsTimeSeriesClassifier`), on the same z-scored
+  series without their padding. It has no seed: one run, whatever `--seeds`.
 
 It reports the test accuracy of every seed, the last epoch's training
 accuracy and the median seconds per epoch after the first (which compiles).
@@ -51,7 +54,7 @@ RECIPES = {
     "classifier-last": {"readout": "last"},
     "classifier-mean": {"readout": "mean"},
 }
-MODELS = (*RECIPES, "classifier-analog", *BASELINES)
+MODELS = (*RECIPES, "classifier-analog", *BASELINES, "dtw")
 
 
 def analog_stack(features, classes, units, seed):
@@ -111,6 +114,22 @@ class EpochTimes(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+def nearest_neighbour_dtw(data):
+    """1-NN DTW (full window): the test accuracy and the seconds it took.
+
+    Each channel was z-scored with one mean and deviation for every series, so on
+    a one-channel dataset the nearest neighbours are those of the raw series.
+    """
+    from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
+
+    x_train, y_train, x_test, y_test, _ = data
+    start = time.perf_counter()
+    classifier = KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1)
+    classifier.fit(_ucr.unpad(x_train), y_train)
+    accuracy = float(np.mean(classifier.predict(_ucr.unpad(x_test)) == y_test))
+    return {"test_accuracy": accuracy, "seconds": time.perf_counter() - start}
+
+
 def run(kind, data, units, epochs, seed):
     x_train, y_train, x_test, y_test, classes = data
     keras.utils.set_random_seed(seed)
@@ -158,6 +177,15 @@ def main():
         datasets[dataset] = _ucr.describe(data)
         epochs = args.epochs or _ucr.EPOCHS[dataset]
         for kind in args.models:
+            if kind == "dtw":
+                result = nearest_neighbour_dtw(data)
+                runs.append({"dataset": dataset, "model": kind, **result})
+                print(
+                    f"{dataset:22s} {kind:18s}: test {100 * result['test_accuracy']:5.1f}%"
+                    f"  {result['seconds']:6.1f} s",
+                    flush=True,
+                )
+                continue
             for seed in range(args.seeds):
                 result = run(kind, data, args.units, epochs, seed)
                 runs.append(

@@ -121,7 +121,7 @@ def test_every_run_a_docs_table_reads_is_one_of_its_pages_runs(tmp_path, monkeyp
     assert set(read) <= set(names["regular-languages"]) and len(renderers.PAPER_RECIPE_RUNS) == 8
     read = [f"tsc-{d}" for d in renderers.REAL_DATASETS]
     read += [f"tsc-ablations-{d}" for d in renderers.ABLATION_DATASETS]
-    read += list(renderers.MASKING_RUNS)
+    read += [*renderers.MASKING_RUNS, "tsc-dtw"]
     assert set(read) <= set(names["real-sequences"]) and len(renderers.MASKING_RUNS) == 3
 
     # A renderer that loads a run its page does not declare fails, naming it.

@@ -8,6 +8,7 @@ import sys
 import time
 
 import keras
+import numpy as np
 import pytest
 
 from tests.support.scripts import ROOT, run_script, run_script_here
@@ -109,6 +110,44 @@ def test_regular_languages_trains_a_word_problem_and_saves_each_model(tmp_path):
         # S3's six elements in, its six elements out.
         assert model.input_shape[-1] == 6 and model.output_shape[-1] == 6
         assert model.count_params() == run["parameters"]
+
+
+def dtw_distance(a, b):
+    """Dynamic time warping with a full window and squared differences, step by step."""
+    cost = np.full((len(a) + 1, len(b) + 1), np.inf)
+    cost[0, 0] = 0.0
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            step = np.sum((a[i - 1] - b[j - 1]) ** 2)
+            cost[i, j] = step + min(cost[i - 1, j], cost[i, j - 1], cost[i - 1, j - 1])
+    return cost[-1, -1]
+
+
+@documented_on_jax
+def test_time_series_classification_measures_nearest_neighbour_dtw(tmp_path):
+    from aeon.datasets import load_classification
+
+    out = tmp_path / "result.json"
+    run_script_here(
+        os.path.join("examples", "time_series_classification.py"),
+        ["--quick", "--models", "dtw", "--json", str(out)],
+    )
+    [run] = json.loads(out.read_text())["runs"]
+    assert (run["dataset"], run["model"]) == ("ItalyPowerDemand", "dtw")
+    # --quick keeps the first 16 cases of each split. The example z-scores the one
+    # channel with the same mean and deviation for every series, which keeps each
+    # series' nearest neighbour: the raw series give the same accuracy.
+    (train, train_labels), (test, test_labels) = (
+        (data[:16, 0], labels[:16])
+        for data, labels in (
+            load_classification("ItalyPowerDemand", split=split) for split in ("train", "test")
+        )
+    )
+    nearest = [
+        train_labels[np.argmin([dtw_distance(case, other) for other in train])] for case in test
+    ]
+    assert run["test_accuracy"] == np.mean(np.array(nearest) == test_labels)
+    assert 0.5 < run["test_accuracy"] < 1.0  # the subset is neither trivial nor chance
 
 
 @documented_on_jax
