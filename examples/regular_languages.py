@@ -282,7 +282,7 @@ def main():
     if args.quick:
         args.seeds, args.batch, args.units = 1, 16, 4
         args.steps = 2 * len(args.train_lengths or [0, 0])  # two steps a stage
-        args.train_max_length, args.test_lengths, args.test_count = 6, [7, 9], 8
+        args.train_max_length, args.test_lengths, args.test_count = 6, [7, 8], 8
         args.long_lengths, args.long_count = [30], 8
     first, last = args.test_lengths
     if not 0 < first <= last:

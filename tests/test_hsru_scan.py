@@ -107,9 +107,20 @@ def test_any_length_in_a_compiled_model(jit_compile):
         )
 
 
-@pytest.mark.parametrize("length", [3, 4, 13])
-@pytest.mark.parametrize("return_sequences", [True, False])
-@pytest.mark.parametrize("go_backwards", [False, True])
+# Less than a chunk, one chunk, and chunks with a remainder, each with both
+# values of each switch, and each pair of switches: every pair of settings once
+# (the lengths and the switches meet in separate code).
+@pytest.mark.parametrize(
+    "length, return_sequences, go_backwards",
+    [
+        (3, True, False),
+        (3, False, True),
+        (4, True, True),
+        (4, False, False),
+        (13, True, False),
+        (13, False, True),
+    ],
+)
 def test_forward_chunk_by_chunk_equals_the_step_loop(
     length, return_sequences, go_backwards, chunks_of_four, rng
 ):

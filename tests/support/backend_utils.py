@@ -17,7 +17,7 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
     inputs = np.asarray(inputs, np.float32)
     cotangents = [np.asarray(c, np.float32) for c in cotangents]
 
-    def objective(outputs):
+    def objective(outputs, cotangents=cotangents):
         return sum(
             keras.ops.sum(keras.ops.cast(o, "float32") * keras.ops.convert_to_tensor(c))
             for o, c in zip(_as_list(outputs), cotangents)
@@ -35,17 +35,21 @@ def layer_gradients(layer, inputs, cotangents, **call_kwargs):
     elif backend == "jax":
         import jax
 
-        layer(inputs, **call_kwargs)  # build
-        non_trainable = [v.value for v in layer.non_trainable_variables]
+        if not layer.built:
+            layer.build(inputs.shape)
 
-        def loss_fn(trainable, x):
+        # Everything the program reads is an argument, nothing a constant: two
+        # layers of one configuration compile to one program, which the
+        # persistent compilation cache (tests/conftest.py) then compiles once.
+        def loss_fn(trainable, non_trainable, x, cotangents):
             outputs, _ = layer.stateless_call(trainable, non_trainable, x, **call_kwargs)
-            return objective(outputs), outputs
+            return objective(outputs, cotangents), outputs
 
         trainable = [v.value for v in layer.trainable_variables]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
         (_, outputs), (g_w, g_x) = jax.jit(
-            jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
-        )(trainable, inputs)
+            jax.value_and_grad(loss_fn, argnums=(0, 2), has_aux=True)
+        )(trainable, non_trainable, inputs, cotangents)
         grads = [g_x] + list(g_w)
     else:
         import torch
