@@ -419,3 +419,12 @@ def test_a_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
     model(x[:, :2])
     model.layers[0].set_weights(weights)
     assert_saved_model_serves_like_predict(model, x, (1, 7, 130), tmp_path / "model")
+
+
+def test_an_initial_state_of_the_wrong_count_raises_naming_each_states_width():
+    # A k-state D is (k - 1) * units wide, not `units`: the message says so.
+    layer = keras_hsru.HSRU(3, memory_states=5)
+    x = np.zeros((2, 4, 1), np.float32)
+    states = [np.zeros((2, 3), np.float32)] * 2
+    with pytest.raises(ValueError, match=r"widths \[3, 3, 12\]\. Received: 2 of shapes"):
+        layer(x, initial_state=states)

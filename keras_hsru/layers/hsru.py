@@ -813,9 +813,11 @@ class HSRU(keras.layers.RNN):
             )
             if len(states) != len(self.cell.state_size):
                 shapes = [shape_of(state) for state in states]
+                widths = list(self.cell.state_size)
                 raise ValueError(
-                    f"`initial_state` must be a list of {len(self.cell.state_size)} tensors "
-                    f"[y, V, D] of shape (batch, units). Received: {len(states)} of shapes {shapes}"
+                    f"`initial_state` must be a list of {len(widths)} tensors [y, V, D] of "
+                    f"shapes (batch, width), widths {widths}. "
+                    f"Received: {len(states)} of shapes {shapes}"
                 )
             check_states(states, batch, self.cell.state_size)
         if mask is not None:
