@@ -19,6 +19,12 @@ PAPER_SURROGATE = hsru_ops.Surrogate()
 def check_states(states, batch, sizes):
     """Raises unless `states` `[y, V, D]` have the shapes `(batch, size)` of the cell's
     `state_size` (D of a k-state memory: `(batch, (k - 1) * units)`)."""
+    if len(states) != len(sizes):
+        raise ValueError(
+            f"`initial_state` must be a list of {len(sizes)} tensors [y, V, D] of "
+            f"shapes (batch, width), widths {list(sizes)}. "
+            f"Received: {len(states)} of shapes {[shape_of(state) for state in states]}"
+        )
     for state, size in zip(states, sizes):
         description = "(batch, units)" if size == sizes[0] else "(batch, (k - 1) * units)"
         check_shape("initial_state", state, (batch, size), description)
@@ -312,11 +318,6 @@ class HSRUCell(LeakyIntegratorCell):
             )
         else:
             states = list(initial_state)
-            if len(states) != 3:
-                raise ValueError(
-                    "`initial_state` must be a list [y, V, D] of 3 tensors. "
-                    f"Received: {len(states)} of shapes {[shape_of(s) for s in states]}"
-                )
             check_states(states, batch, self.state_size)
             potential0, memory0 = (ops.cast(state, STATE_DTYPE) for state in states[1:])
         if go_backwards:
@@ -811,14 +812,6 @@ class HSRU(keras.layers.RNN):
             states = (
                 list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             )
-            if len(states) != len(self.cell.state_size):
-                shapes = [shape_of(state) for state in states]
-                widths = list(self.cell.state_size)
-                raise ValueError(
-                    f"`initial_state` must be a list of {len(widths)} tensors [y, V, D] of "
-                    f"shapes (batch, width), widths {widths}. "
-                    f"Received: {len(states)} of shapes {shapes}"
-                )
             check_states(states, batch, self.cell.state_size)
         if mask is not None:
             mask = mask[0] if isinstance(mask, (list, tuple)) else mask
