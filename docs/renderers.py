@@ -136,7 +136,7 @@ RUNS = {
     + [
         (f"masking-{backend}", backend,
          ["benchmarks/masking.py", "--batch", "32", "--features", "1", "--units", "64",
-          "--lengths", "361", "--rounds", "3", "--return-sequences"])
+          "--lengths", "361", "--rounds", "7", "--return-sequences"])
         for backend in ("jax", "tensorflow", "torch")
     ],
     "regular-languages": [

@@ -150,7 +150,9 @@ def choose(place: Place) -> Choice:
             (),
             None,
             "Eager torch runs an op per call, so the doubling scan's ceil(log2 L) "
-            "vectorized passes beat a loop over time.",
+            "vectorized passes beat a loop over time; a mask is checked as it comes, "
+            "so a batch padded at the end skips the masked scan's per-step decay.",
+            right_padded_branch=True,
         )
     raise ValueError(
         f"keras_hsru supports the backends {BACKENDS}. Received: backend={place.backend!r}"
