@@ -8,6 +8,7 @@ per curriculum stage, four batches each), as after a crash.
 import json
 import signal
 
+import keras
 import numpy as np
 import pytest
 
@@ -56,13 +57,22 @@ def uninterrupted(tmp_path_factory):
 
 # Both tests that compare with the uninterrupted run share one worker under
 # pytest-xdist (`--dist loadgroup`), so that it is trained once.
+# Where a kill falls in the backup's writes is file handling, the same on every
+# backend; what a resume restores (weights, optimizer, seeds, the curriculum's
+# stage) is the backend's. So every backend resumes from a kill in the last
+# stage and one between a backup's weights and its rename, and one backend (the
+# fastest to start a process here) also from the kills that fall elsewhere.
+EVERY_BACKUP_WRITE = keras.backend.backend() == "torch"
+
+
 @pytest.mark.xdist_group("uninterrupted")
 def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path):
     # Each process is killed at another point; the next one starts with the
     # same command and resumes from whatever the last one left.
-    killed(tmp_path, mid_epoch(0, 1))  # before the first backup: starts again
-    killed(tmp_path, in_backup("weights", 1))  # the first backup half written
-    killed(tmp_path, in_backup("renames", 2))  # epoch 1's backup between its renames
+    if EVERY_BACKUP_WRITE:
+        killed(tmp_path, mid_epoch(0, 1))  # before the first backup: starts again
+        killed(tmp_path, in_backup("weights", 1))  # the first backup half written
+        killed(tmp_path, in_backup("renames", 2))  # epoch 1's backup between its renames
     killed(tmp_path, mid_epoch(2, 1))  # in the last stage
     killed(tmp_path, in_backup("between", 1))  # epoch 2's weights written, not renamed
     resumed = completed(tmp_path)
