@@ -168,6 +168,15 @@ RUNS = {
         ("regular_languages-reset-modular", "jax",
          ["examples/regular_languages.py", "--tasks", "modular_arithmetic", "--models",
           "hsru_reset", "--reset-states", "4", "4", "5", "--units", "32"]),
+        # Word problems of solvable groups that are not abelian, beside the LSTM: a
+        # cascade of a bit (the permutation's sign; a reflection) under a count of the
+        # rotations, S3 = Z3 x| Z2 and D4 = Z4 x| Z2.
+        ("regular_languages-reset-s3", "jax",
+         ["examples/regular_languages.py", "--tasks", "word_problem_s3", "--models",
+          "hsru_reset", "lstm", "--reset-states", "2", "3"]),
+        ("regular_languages-reset-d4", "jax",
+         ["examples/regular_languages.py", "--tasks", "word_problem_d4", "--models",
+          "hsru_reset", "lstm", "--reset-states", "2", "4"]),
     ]
     # Parity Check the paper's way (fixed lengths 10, 30, 60): its budget and learning
     # rates (900 steps of 64), then ten times the steps at AdamW's 1e-3; LSTM widths 16 to 256.
@@ -756,7 +765,12 @@ REGULAR_LANGUAGE_RUNS = {
 }
 MODEL_ORDER = ("hsru", "hsru5", "hsru_reset", "lstm")
 # The reset counter's runs, each a table of its own (reset-NAME.md).
-RESET_RUNS = ("regular_languages-reset-counting", "regular_languages-reset-modular")
+RESET_RUNS = (
+    "regular_languages-reset-counting",
+    "regular_languages-reset-modular",
+    "regular_languages-reset-s3",
+    "regular_languages-reset-d4",
+)
 
 
 def per_seed(accuracies):
