@@ -428,7 +428,7 @@ class HSRU(keras.layers.RNN):
     docs' "How it works" shows the table; `keras_hsru.ops.plan_call` the
     `Plan` of a call). Sequences with a mask use the composed scans with a per-step
     decay; where `keras_hsru.ops.right_padded_branch()` says so (TensorFlow
-    graphs on a CPU), a batch padded at the end takes the unmasked path
+    graphs and torch, on a CPU), a batch padded at the end takes the unmasked path
     instead, with the same results. Where it is the faster (JAX, and TensorFlow graphs, on a CPU:
     `keras_hsru.ops.inference_chunk_length`), a call without training
     (`predict`, `training=False`) and without a mask runs chunk by chunk,
