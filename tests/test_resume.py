@@ -55,8 +55,6 @@ def uninterrupted(tmp_path_factory):
     return completed(tmp_path_factory.mktemp("uninterrupted"))
 
 
-# Both tests that compare with the uninterrupted run share one worker under
-# pytest-xdist (`--dist loadgroup`), so that it is trained once.
 # Where a kill falls in the backup's writes is file handling, the same on every
 # backend; what a resume restores (weights, optimizer, seeds, the curriculum's
 # stage) is the backend's. So every backend resumes from a kill in the last
@@ -65,6 +63,8 @@ def uninterrupted(tmp_path_factory):
 EVERY_BACKUP_WRITE = keras.backend.backend() == "torch"
 
 
+# Both tests that compare with the uninterrupted run share one worker under
+# pytest-xdist (`--dist loadgroup`), so that it is trained once.
 @pytest.mark.xdist_group("uninterrupted")
 def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_result(uninterrupted, tmp_path):
     # Each process is killed at another point; the next one starts with the
