@@ -411,7 +411,112 @@ def test_a_hand_set_cascade_of_reset_counters_follows_modular_arithmetic():
         x, y = task.sample(count, length=length, seed=length)
         xs.append(np.pad(x, ((0, 0), (0, lengths[-1] - length), (0, 0))))
         ys.append(y)
-    predicted = numpy(model(np.concatenate(xs))).argmax(-1)
+    predicted = model.predict_on_batch(np.concatenate(xs)).argmax(-1)
+    for index, (length, y) in enumerate(zip(lengths, ys)):
+        got = predicted[index * count : (index + 1) * count]
+        np.testing.assert_array_equal(got, y, err_msg=f"length {length}")
+
+
+def _cascade_for_a_dihedral_group(task):
+    """A two-layer cascade, its weights set by hand, that follows the word
+    problem of a dihedral group D_n (`keras_hsru.tasks.WordProblem`; S3 is D3:
+    every permutation of a triangle's corners is one of its symmetries).
+
+    An element is a rotation `i -> k + i` (b = 0) or a reflection
+    `i -> k - i` (b = 1), k modulo n. After a prefix the product is
+    `(k_t, b_t)`; with `u_t = (-1)^b_t k_t` a token `(c, d)` makes
+    `b_t = b_{t-1} xor d` and `u_t = u_{t-1} + (-1)^b_t c`: a bit, and below
+    it in the cascade's order a count that the bit steers. Every unit has
+    decay ~0 (V is this step's input) and V at a band's centre.
+
+    - Layer 1 (the XOR bit, 2n + 1 units): units 0 .. n - 1 carry "the token
+      turns by c" in V (threshold out of reach); unit n spikes on a
+      reflection, so its D is b_t. Its outputs are indicators of (b_t, c_t)
+      and of b_t.
+    - Layer 2 (k = n, n + 1 units): unit 0 adds `(-1)^b_t c_t` modulo n
+      (V = m + 0.5 passes m levels of threshold 1); unit 1 carries b_t in V.
+      Its outputs are the count's indicators and b_t's, which the Dense
+      layer reads.
+    """
+    sharp, decayless, never = 20.0, 20.0, 1e6
+    n, order = task.elements.shape[1], task.classes
+    parts = []
+    for p in task.elements:
+        k, points = int(p[0]), np.arange(n)
+        parts.append((k, 0) if np.array_equal(p, (k + points) % n) else (k, 1))
+        assert np.array_equal(p, (k + (-1) ** parts[-1][1] * points) % n), p
+
+    def cell(units, w_in, b_in, theta, w_out, b_out):
+        tau = np.full(units, decayless, np.float32)
+        return [a.astype(np.float32) for a in (w_in, b_in, tau, theta, w_out, b_out)]
+
+    units = 2 * n + 1
+    w_in = np.zeros((order, units))
+    for token, (c, d) in enumerate(parts):
+        w_in[token, c], w_in[token, n] = 1.0, d
+    theta = np.full(units, never)
+    theta[n] = 0.5
+    w_out, b_out = np.zeros((2 * units, units)), np.zeros(units)
+    bit = units + n  # the row of [V, D] that holds unit n's D
+    for b in (0, 1):
+        for c in range(n):  # V_c + [b_t = b] - 1.5
+            w_out[c, b * n + c], w_out[bit, b * n + c] = sharp, sharp * (1 if b else -1)
+            b_out[b * n + c] = sharp * (-1.5 if b else -0.5)
+    w_out[bit, 2 * n], b_out[2 * n] = sharp, -0.5 * sharp
+    first = cell(units, w_in, np.zeros(units), theta, w_out, b_out)
+
+    top = n + 1
+    moves = np.zeros(units)  # V of unit 0 where each of layer 1's outputs is on
+    for b in (0, 1):
+        for c in range(n):
+            m = (c if b == 0 else -c) % n
+            moves[b * n + c] = m + 0.5 if m else 0.0
+    w_in, b_in = np.zeros((units, top)), np.zeros(top)
+    w_in[:, 0], b_in[0] = moves / 2, moves.sum() / 2  # the inputs are +-1
+    w_in[2 * n, 1], b_in[1] = 0.25, 0.25  # V = b_t / 2, inside the band
+    theta = np.full(top, never)
+    theta[0] = 1.0
+    w_out, b_out = np.zeros((n * top, top)), np.zeros(top)
+    for a in range(1, n):  # D's channel a (count a) of unit 0 is row a * top
+        w_out[a * top, a], b_out[a] = sharp, -0.5 * sharp
+        w_out[a * top, 0] = -sharp
+    b_out[0] = 0.5 * sharp
+    w_out[1, n], b_out[n] = sharp, -0.25 * sharp
+    second = cell(top, w_in, b_in, theta, w_out, b_out)
+
+    # Each element scores 2 where its count and its bit hold, at most 1 elsewhere.
+    readout, bias = np.zeros((top, order), np.float32), np.ones(order, np.float32)
+    for element, (k, b) in enumerate(parts):
+        readout[(-1) ** b * k % n, element] += 0.5
+        readout[n, element] += 0.5 if b else -0.5
+    model = keras.Sequential(
+        [
+            keras.Input((None, order)),
+            keras.layers.Masking(0.0),
+            keras_hsru.HSRU(units, return_sequences=True),
+            keras_hsru.HSRU(top, memory="reset", memory_states=n),
+            keras.layers.Dense(order),
+        ]
+    )
+    for layer, weights in zip(model.layers[1:], (first, second, [readout, bias])):
+        layer.set_weights(weights)
+    return model
+
+
+@pytest.mark.parametrize("group", ["S3", "D4"])
+def test_a_hand_set_cascade_follows_the_word_problem_of_a_dihedral_group(group):
+    """A bit below a reset counter is enough for S3 and D4 at any length
+    (which training does not yet find): exact, with weights set by hand."""
+    task = keras_hsru.tasks.WordProblem(1, group=group)
+    model = _cascade_for_a_dihedral_group(task)
+    rng = np.random.default_rng(0)
+    lengths, count = (1, 41, 499, 10_001), 6
+    xs, ys = [], []
+    for length in lengths:
+        x, y = task.generate(rng, count, length)
+        xs.append(np.pad(x, ((0, 0), (0, lengths[-1] - length), (0, 0))))
+        ys.append(y)
+    predicted = model.predict_on_batch(np.concatenate(xs)).argmax(-1)
     for index, (length, y) in enumerate(zip(lengths, ys)):
         got = predicted[index * count : (index + 1) * count]
         np.testing.assert_array_equal(got, y, err_msg=f"length {length}")
