@@ -283,6 +283,37 @@ def test_a_reset_counter_exports_to_a_saved_model_of_any_length(rng, tmp_path):
     assert_saved_model_serves_like_predict(model, x, (1, 7, 130), tmp_path / "model")
 
 
+# The hand-set cascades: tanh(20 * 0.5) = 1 - 4e-9; exp(-softplus(20)) = 2e-9.
+SHARP, DECAYLESS = 20.0, 20.0
+
+
+def _indicator_layer(inputs, units, k, targets, features):
+    """The weights of a hand-set `HSRU(units, memory="reset", memory_states=k)`
+    layer: decay ~0 (V is this step's input), threshold 1.
+
+    `targets[(feature, unit)]`: V where that input feature is on (inputs are
+    +-1 indicators, one on a step); `features[out] = (rows, bias)`: the
+    pre-activation `SHARP * (sum of those rows of [V, D] + bias)`; the other
+    outputs are -1."""
+    w_in = np.zeros((inputs, units), np.float32)
+    for (feature, unit), value in targets.items():
+        w_in[feature, unit] = value / 2
+    b_in = w_in.sum(0)  # with +-1 inputs: V = 2 * w_in[active feature]
+    w_out = np.zeros((k * units, units), np.float32)
+    b_out = np.full(units, -SHARP, np.float32)
+    for out, (rows, bias) in features.items():
+        for row, weight in rows:
+            w_out[row, out] = SHARP * weight
+        b_out[out] = SHARP * bias
+    tau, theta = np.full(units, DECAYLESS, np.float32), np.ones(units, np.float32)
+    return [w_in, b_in, tau, theta, w_out, b_out]
+
+
+def _d_row(units, count, unit):
+    """The row of `[V, D]` that holds `unit`'s channel for `count` (1 .. k - 1)."""
+    return count * units + unit
+
+
 def _cascade_for_modular_arithmetic():
     """A three-layer cascade of reset counters, its weights set by hand, that
     follows Modular Arithmetic (Simple) modulo 5 (`keras_hsru.tasks.ModularArithmetic`).
@@ -305,42 +336,20 @@ def _cascade_for_modular_arithmetic():
       takes the old b away. Its outputs are the count's indicators, which the
       Dense layer reads.
     """
-    sharp, decayless = 20.0, 20.0  # tanh(20 * 0.5) = 1 - 4e-9; exp(-softplus(20)) = 2e-9
     log2 = {1: 0, 2: 1, 4: 2, 3: 3}  # b = 2^E modulo 5
     plus, minus, times = 5, 6, 7  # the operators' tokens after the numbers 0 .. 4
-
-    def layer_weights(inputs, units, k, targets, features):
-        """`targets[(feature, unit)]`: V where that input feature is on (inputs
-        are +-1 indicators, one on a step); `features[out] = (rows, bias)`: the
-        pre-activation `sharp * (sum of those rows of [V, D] + bias)`."""
-        w_in = np.zeros((inputs, units), np.float32)
-        for (feature, unit), value in targets.items():
-            w_in[feature, unit] = value / 2
-        b_in = w_in.sum(0)  # with +-1 inputs: V = 2 * w_in[active feature]
-        w_out = np.zeros((k * units, units), np.float32)
-        b_out = np.full(units, -sharp, np.float32)
-        for out, (rows, bias) in features.items():
-            for row, weight in rows:
-                w_out[row, out] = sharp * weight
-            b_out[out] = sharp * bias
-        tau, theta = np.full(units, decayless, np.float32), np.ones(units, np.float32)
-        return [w_in, b_in, tau, theta, w_out, b_out]
-
-    def d_row(units, count, unit):
-        """The row of `[V, D]` that holds `unit`'s channel for `count` (1 .. k - 1)."""
-        return count * units + unit
 
     # Layer 1: 9 one-hot tokens in, 32 units.
     targets = {(plus, 0): -2.5, (minus, 0): -3.5, (times, 0): -4.5}
     targets.update({(token, 1 + token): 0.5 for token in range(8)})  # inside the band
     features = {}
     for n in range(5):
-        features[4 * n] = ([(1 + n, 2.0)] + [(d_row(32, c, 0), -1.0) for c in (1, 2, 3)], -0.5)
+        features[4 * n] = ([(1 + n, 2.0)] + [(_d_row(32, c, 0), -1.0) for c in (1, 2, 3)], -0.5)
         for c in (1, 2, 3):
-            features[4 * n + c] = ([(1 + n, 2.0), (d_row(32, c, 0), 1.0)], -1.5)
+            features[4 * n + c] = ([(1 + n, 2.0), (_d_row(32, c, 0), 1.0)], -1.5)
     for index, token in enumerate((plus, minus, times)):
         features[20 + index] = ([(1 + token, 2.0)], -0.5)
-    first = layer_weights(9, 32, 4, targets, features)
+    first = _indicator_layer(9, 32, 4, targets, features)
     # The tokens are one-hot (0 and 1), not +-1: V = w_in[token].
     first[0], first[1] = first[0] * 2, np.zeros(32, np.float32)
 
@@ -362,13 +371,13 @@ def _cascade_for_modular_arithmetic():
     features = {}
     for kind, unit in enumerate((2, 3)):  # a number, `*`
         for e in range(4):
-            zero = [(d_row(16, 1, 1), -1.0)]
+            zero = [(_d_row(16, 1, 1), -1.0)]
             if e == 0:
-                rows = [(unit, 2.0), *zero] + [(d_row(16, c, 0), -1.0) for c in (1, 2, 3)]
+                rows = [(unit, 2.0), *zero] + [(_d_row(16, c, 0), -1.0) for c in (1, 2, 3)]
                 features[4 * kind] = (rows, -0.5)
             else:
-                features[4 * kind + e] = ([(unit, 2.0), *zero, (d_row(16, e, 0), 1.0)], -1.5)
-    second = layer_weights(32, 16, 4, targets, features)
+                features[4 * kind + e] = ([(unit, 2.0), *zero, (_d_row(16, e, 0), 1.0)], -1.5)
+    second = _indicator_layer(32, 16, 4, targets, features)
 
     # Layer 3: layer 2's 16 indicators in, 8 units; unit 0 counts a + b modulo 5.
     targets = {}
@@ -376,9 +385,9 @@ def _cascade_for_modular_arithmetic():
         b = 2**e % 5
         targets[(e, 0)] = b + 0.5  # a number: add the new b
         targets[(4 + e, 0)] = (5 - b) + 0.5  # `*`: take the old b away
-    features = {c - 1: ([(d_row(8, c, 0), 1.0)], -0.5) for c in range(1, 5)}
-    features[4] = ([(d_row(8, c, 0), -1.0) for c in range(1, 5)], 0.5)
-    third = layer_weights(16, 8, 5, targets, features)
+    features = {c - 1: ([(_d_row(8, c, 0), 1.0)], -0.5) for c in range(1, 5)}
+    features[4] = ([(_d_row(8, c, 0), -1.0) for c in range(1, 5)], 0.5)
+    third = _indicator_layer(16, 8, 5, targets, features)
 
     model = keras.Sequential(
         [
@@ -400,15 +409,20 @@ def _cascade_for_modular_arithmetic():
 
 def test_a_hand_set_cascade_of_reset_counters_follows_modular_arithmetic():
     """The reset counter is enough to follow the task's automaton at any length
-    (which training does not yet find): exact, with weights set by hand. The
-    lengths are padded into one batch (a one-hot token is never all zeros)."""
+    (which training does not yet find): exact, with weights set by hand."""
     cascade = _cascade_for_modular_arithmetic()
     model = keras.Sequential([keras.Input((None, 9)), keras.layers.Masking(0.0), *cascade.layers])
     task = keras_hsru.tasks.ModularArithmetic(41, batch_size=1, seed=0)
-    lengths, count = (1, 41, 499, 10_001), 6
+    _assert_right_at_every_length(model, lambda count, n: task.sample(count, length=n, seed=n))
+
+
+def _assert_right_at_every_length(model, draw, lengths=(1, 41, 499, 10_001), count=6):
+    """`model` answers all `count` sequences of each length right (`draw(count,
+    length)` gives them and their labels), scored in one batch padded with
+    zeros, which `Masking` skips: a one-hot token is never all zeros."""
     xs, ys = [], []
     for length in lengths:
-        x, y = task.sample(count, length=length, seed=length)
+        x, y = draw(count, length)
         xs.append(np.pad(x, ((0, 0), (0, lengths[-1] - length), (0, 0))))
         ys.append(y)
     predicted = model.predict_on_batch(np.concatenate(xs)).argmax(-1)
@@ -503,20 +517,88 @@ def _cascade_for_a_dihedral_group(task):
     return model
 
 
-@pytest.mark.parametrize("group", ["S3", "D4"])
-def test_a_hand_set_cascade_follows_the_word_problem_of_a_dihedral_group(group):
-    """A bit below a reset counter is enough for S3 and D4 at any length
+def _cascade_for_z60():
+    """A three-layer cascade of reset counters, its weights set by hand, that
+    follows the word problem of Z60 (`keras_hsru.tasks.WordProblem`): a sum
+    modulo 60, as its residues modulo 4, 3 and 5 (Z60 = Z4 x Z3 x Z5), one
+    count a layer of at most 4 levels, where one count modulo 60 takes 59.
+
+    Each layer (12 units) adds the token's residue to its count (unit 0) and
+    carries what the layers above need in its other units' V (0.5, inside the
+    band where the memory holds): the token's other residues, and the counts
+    below. Its outputs are indicators of its count and of what it carries; the
+    Dense layer gives the element whose three residues hold 3, every other at
+    most 2.
+    """
+    units, moduli = 12, (4, 3, 5)
+
+    def count_features(k):
+        """Outputs 0 .. k - 1: unit 0's count is that value."""
+        features = {0: ([(_d_row(units, c, 0), -1.0) for c in range(1, k)], 0.5)}
+        features.update({c: ([(_d_row(units, c, 0), 1.0)], -0.5) for c in range(1, k)})
+        return features
+
+    def carried(pairs, first_unit, first_out):
+        """Each input feature of `pairs` carried in a unit's V, then read out."""
+        targets, features = {}, {}
+        for index, feature in enumerate(pairs):
+            targets[(feature, first_unit + index)] = 0.5
+            features[first_out + index] = ([(first_unit + index, 2.0)], -0.5)
+        return targets, features
+
+    def adds(residue_features):
+        """Unit 0 adds r where the feature of residue r is on."""
+        return {(f, 0): r + 0.5 for r, f in enumerate(residue_features) if r}
+
+    # Layer 1 (k = 4): tokens in; carries the token modulo 3 and modulo 5.
+    targets = {(j, 0): j % 4 + 0.5 for j in range(60) if j % 4}
+    targets.update({(j, 1 + j % 3): 0.5 for j in range(60)})
+    targets.update({(j, 4 + j % 5): 0.5 for j in range(60)})
+    features = count_features(4)
+    features.update({4 + r: ([(1 + r, 2.0)], -0.5) for r in range(3)})
+    features.update({7 + r: ([(4 + r, 2.0)], -0.5) for r in range(5)})
+    first = _indicator_layer(60, units, 4, targets, features)
+    # The tokens are one-hot (0 and 1), not +-1: V = w_in[token].
+    first[0], first[1] = first[0] * 2, np.zeros(units, np.float32)
+
+    # Layer 2 (k = 3): outputs [count mod 4, token mod 3, token mod 5] in.
+    targets, features = carried([*range(4), *range(7, 12)], 1, 3)
+    targets.update(adds(range(4, 7)))
+    features.update(count_features(3))
+    second = _indicator_layer(units, units, 3, targets, features)
+
+    # Layer 3 (k = 5): outputs [count mod 3, count mod 4, token mod 5] in.
+    targets, features = carried(range(7), 5, 5)  # carries both counts
+    targets.update(adds(range(7, 12)))
+    features.update(count_features(5))
+    third = _indicator_layer(units, units, 5, targets, features)
+
+    # Outputs [count mod 5, count mod 3, count mod 4].
+    readout = np.zeros((units, 60), np.float32)
+    for j in range(60):
+        readout[j % 5, j] = readout[5 + j % 3, j] = readout[8 + j % 4, j] = 0.5
+    model = keras.Sequential(
+        [
+            keras.Input((None, 60)),
+            keras.layers.Masking(0.0),
+            *(
+                keras_hsru.HSRU(units, memory="reset", memory_states=k, return_sequences=i < 2)
+                for i, k in enumerate(moduli)
+            ),
+            keras.layers.Dense(60),
+        ]
+    )
+    weights = (first, second, third, [readout, np.full(60, 1.5, np.float32)])
+    for layer, layer_weights in zip(model.layers[1:], weights):
+        layer.set_weights(layer_weights)
+    return model
+
+
+@pytest.mark.parametrize("group", ["S3", "D4", "Z60"])
+def test_a_hand_set_cascade_follows_a_word_problem(group):
+    """Cascades of reset counters are enough for these groups at any length
     (which training does not yet find): exact, with weights set by hand."""
     task = keras_hsru.tasks.WordProblem(1, group=group)
-    model = _cascade_for_a_dihedral_group(task)
+    model = _cascade_for_z60() if group == "Z60" else _cascade_for_a_dihedral_group(task)
     rng = np.random.default_rng(0)
-    lengths, count = (1, 41, 499, 10_001), 6
-    xs, ys = [], []
-    for length in lengths:
-        x, y = task.generate(rng, count, length)
-        xs.append(np.pad(x, ((0, 0), (0, lengths[-1] - length), (0, 0))))
-        ys.append(y)
-    predicted = model.predict_on_batch(np.concatenate(xs)).argmax(-1)
-    for index, (length, y) in enumerate(zip(lengths, ys)):
-        got = predicted[index * count : (index + 1) * count]
-        np.testing.assert_array_equal(got, y, err_msg=f"length {length}")
+    _assert_right_at_every_length(model, lambda count, n: task.generate(rng, count, n))
