@@ -452,7 +452,7 @@ def _cascade_for_a_dihedral_group(task):
       Its outputs are the count's indicators and b_t's, which the Dense
       layer reads.
     """
-    sharp, decayless, never = 20.0, 20.0, 1e6
+    never = 1e6
     n, order = task.elements.shape[1], task.classes
     parts = []
     for p in task.elements:
@@ -461,7 +461,7 @@ def _cascade_for_a_dihedral_group(task):
         assert np.array_equal(p, (k + (-1) ** parts[-1][1] * points) % n), p
 
     def cell(units, w_in, b_in, theta, w_out, b_out):
-        tau = np.full(units, decayless, np.float32)
+        tau = np.full(units, DECAYLESS, np.float32)
         return [a.astype(np.float32) for a in (w_in, b_in, tau, theta, w_out, b_out)]
 
     units = 2 * n + 1
@@ -474,9 +474,9 @@ def _cascade_for_a_dihedral_group(task):
     bit = units + n  # the row of [V, D] that holds unit n's D
     for b in (0, 1):
         for c in range(n):  # V_c + [b_t = b] - 1.5
-            w_out[c, b * n + c], w_out[bit, b * n + c] = sharp, sharp * (1 if b else -1)
-            b_out[b * n + c] = sharp * (-1.5 if b else -0.5)
-    w_out[bit, 2 * n], b_out[2 * n] = sharp, -0.5 * sharp
+            w_out[c, b * n + c], w_out[bit, b * n + c] = SHARP, SHARP * (1 if b else -1)
+            b_out[b * n + c] = SHARP * (-1.5 if b else -0.5)
+    w_out[bit, 2 * n], b_out[2 * n] = SHARP, -0.5 * SHARP
     first = cell(units, w_in, np.zeros(units), theta, w_out, b_out)
 
     top = n + 1
@@ -492,10 +492,10 @@ def _cascade_for_a_dihedral_group(task):
     theta[0] = 1.0
     w_out, b_out = np.zeros((n * top, top)), np.zeros(top)
     for a in range(1, n):  # D's channel a (count a) of unit 0 is row a * top
-        w_out[a * top, a], b_out[a] = sharp, -0.5 * sharp
-        w_out[a * top, 0] = -sharp
-    b_out[0] = 0.5 * sharp
-    w_out[1, n], b_out[n] = sharp, -0.25 * sharp
+        w_out[a * top, a], b_out[a] = SHARP, -0.5 * SHARP
+        w_out[a * top, 0] = -SHARP
+    b_out[0] = 0.5 * SHARP
+    w_out[1, n], b_out[n] = SHARP, -0.25 * SHARP
     second = cell(top, w_in, b_in, theta, w_out, b_out)
 
     # Each element scores 2 where its count and its bit hold, at most 1 elsewhere.
