@@ -177,6 +177,10 @@ RUNS = {
         ("regular_languages-reset-d4", "jax",
          ["examples/regular_languages.py", "--tasks", "word_problem_d4", "--models",
           "hsru_reset", "lstm", "--reset-states", "2", "4"]),
+        # Z60 = Z4 x Z3 x Z5: three counts of at most 4 levels, not one of 59.
+        ("regular_languages-reset-z60", "jax",
+         ["examples/regular_languages.py", "--tasks", "word_problem_z60", "--models",
+          "hsru_reset", "lstm", "--reset-states", "4", "3", "5"]),
     ]
     # Parity Check the paper's way (fixed lengths 10, 30, 60): its budget and learning
     # rates (900 steps of 64), then ten times the steps at AdamW's 1e-3; LSTM widths 16 to 256.
@@ -770,6 +774,7 @@ RESET_RUNS = (
     "regular_languages-reset-modular",
     "regular_languages-reset-s3",
     "regular_languages-reset-d4",
+    "regular_languages-reset-z60",
 )
 
 
