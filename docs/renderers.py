@@ -181,6 +181,10 @@ RUNS = {
         ("regular_languages-reset-z60", "jax",
          ["examples/regular_languages.py", "--tasks", "word_problem_z60", "--models",
           "hsru_reset", "lstm", "--reset-states", "4", "3", "5"]),
+        # A5, of the same order, is not solvable: the same cascade cannot hold it.
+        ("regular_languages-reset-a5", "jax",
+         ["examples/regular_languages.py", "--tasks", "word_problem_a5", "--models",
+          "hsru_reset", "lstm", "--reset-states", "4", "3", "5"]),
     ]
     # Parity Check the paper's way (fixed lengths 10, 30, 60): its budget and learning
     # rates (900 steps of 64), then ten times the steps at AdamW's 1e-3; LSTM widths 16 to 256.
@@ -775,6 +779,7 @@ RESET_RUNS = (
     "regular_languages-reset-s3",
     "regular_languages-reset-d4",
     "regular_languages-reset-z60",
+    "regular_languages-reset-a5",
 )
 
 
