@@ -289,7 +289,8 @@ SHARP, DECAYLESS = 20.0, 20.0
 
 def _indicator_layer(inputs, units, k, targets, features):
     """The weights of a hand-set `HSRU(units, memory="reset", memory_states=k)`
-    layer: decay ~0 (V is this step's input), threshold 1.
+    layer (or, with k = 2, of the XOR bit's `HSRU(units)`, whose weights have
+    the same shapes): decay ~0 (V is this step's input), threshold 1.
 
     `targets[(feature, unit)]`: V where that input feature is on (inputs are
     +-1 indicators, one on a step); `features[out] = (rows, bias)`: the
@@ -312,6 +313,13 @@ def _indicator_layer(inputs, units, k, targets, features):
 def _d_row(units, count, unit):
     """The row of `[V, D]` that holds `unit`'s channel for `count` (1 .. k - 1)."""
     return count * units + unit
+
+
+def _count_features(units, k):
+    """`_indicator_layer`'s features for outputs 0 .. k - 1: unit 0's count is that value."""
+    features = {0: ([(_d_row(units, c, 0), -1.0) for c in range(1, k)], 0.5)}
+    features.update({c: ([(_d_row(units, c, 0), 1.0)], -0.5) for c in range(1, k)})
+    return features
 
 
 def _cascade_for_modular_arithmetic():
@@ -444,15 +452,14 @@ def _cascade_for_a_dihedral_group(task):
     decay ~0 (V is this step's input) and V at a band's centre.
 
     - Layer 1 (the XOR bit, 2n + 1 units): units 0 .. n - 1 carry "the token
-      turns by c" in V (threshold out of reach); unit n spikes on a
-      reflection, so its D is b_t. Its outputs are indicators of (b_t, c_t)
+      turns by c" in V (below the threshold: their bits never flip); unit n
+      spikes on a reflection, so its D is b_t. Its outputs are indicators of (b_t, c_t)
       and of b_t.
     - Layer 2 (k = n, n + 1 units): unit 0 adds `(-1)^b_t c_t` modulo n
       (V = m + 0.5 passes m levels of threshold 1); unit 1 carries b_t in V.
       Its outputs are the count's indicators and b_t's, which the Dense
       layer reads.
     """
-    never = 1e6
     n, order = task.elements.shape[1], task.classes
     parts = []
     for p in task.elements:
@@ -460,43 +467,32 @@ def _cascade_for_a_dihedral_group(task):
         parts.append((k, 0) if np.array_equal(p, (k + points) % n) else (k, 1))
         assert np.array_equal(p, (k + (-1) ** parts[-1][1] * points) % n), p
 
-    def cell(units, w_in, b_in, theta, w_out, b_out):
-        tau = np.full(units, DECAYLESS, np.float32)
-        return [a.astype(np.float32) for a in (w_in, b_in, tau, theta, w_out, b_out)]
-
+    # Layer 1: one-hot tokens in. Units 0 .. n - 1 carry the rotation c (V = 0.5,
+    # below the threshold); unit n's V passes it on a reflection, flipping its bit.
     units = 2 * n + 1
-    w_in = np.zeros((order, units))
-    for token, (c, d) in enumerate(parts):
-        w_in[token, c], w_in[token, n] = 1.0, d
-    theta = np.full(units, never)
-    theta[n] = 0.5
-    w_out, b_out = np.zeros((2 * units, units)), np.zeros(units)
-    bit = units + n  # the row of [V, D] that holds unit n's D
-    for b in (0, 1):
-        for c in range(n):  # V_c + [b_t = b] - 1.5
-            w_out[c, b * n + c], w_out[bit, b * n + c] = SHARP, SHARP * (1 if b else -1)
-            b_out[b * n + c] = SHARP * (-1.5 if b else -0.5)
-    w_out[bit, 2 * n], b_out[2 * n] = SHARP, -0.5 * SHARP
-    first = cell(units, w_in, np.zeros(units), theta, w_out, b_out)
+    targets = {(token, c): 0.5 for token, (c, d) in enumerate(parts)}
+    targets.update({(token, n): 1.5 for token, (c, d) in enumerate(parts) if d})
+    bit = _d_row(units, 1, n)  # unit n's D
+    features = {2 * n: ([(bit, 1.0)], -0.5)}
+    for c in range(n):  # V_c and [b_t = b]
+        features[c] = ([(c, 2.0), (bit, -1.0)], -0.5)
+        features[n + c] = ([(c, 2.0), (bit, 1.0)], -1.5)
+    first = _indicator_layer(order, units, 2, targets, features)
+    # The tokens are one-hot (0 and 1), not +-1: V = w_in[token].
+    first[0], first[1] = first[0] * 2, np.zeros(units, np.float32)
 
+    # Layer 2: layer 1's outputs in. Unit 0 adds (-1)^b_t c_t (V = m + 0.5 passes
+    # m levels); unit 1 carries b_t (V = 0.5, inside the band).
     top = n + 1
-    moves = np.zeros(units)  # V of unit 0 where each of layer 1's outputs is on
+    targets = {(2 * n, 1): 0.5}
     for b in (0, 1):
         for c in range(n):
             m = (c if b == 0 else -c) % n
-            moves[b * n + c] = m + 0.5 if m else 0.0
-    w_in, b_in = np.zeros((units, top)), np.zeros(top)
-    w_in[:, 0], b_in[0] = moves / 2, moves.sum() / 2  # the inputs are +-1
-    w_in[2 * n, 1], b_in[1] = 0.25, 0.25  # V = b_t / 2, inside the band
-    theta = np.full(top, never)
-    theta[0] = 1.0
-    w_out, b_out = np.zeros((n * top, top)), np.zeros(top)
-    for a in range(1, n):  # D's channel a (count a) of unit 0 is row a * top
-        w_out[a * top, a], b_out[a] = SHARP, -0.5 * SHARP
-        w_out[a * top, 0] = -SHARP
-    b_out[0] = 0.5 * SHARP
-    w_out[1, n], b_out[n] = SHARP, -0.25 * SHARP
-    second = cell(top, w_in, b_in, theta, w_out, b_out)
+            if m:
+                targets[(b * n + c, 0)] = m + 0.5
+    features = _count_features(top, n)
+    features[n] = ([(1, 2.0)], -0.5)
+    second = _indicator_layer(units, top, n, targets, features)
 
     # Each element scores 2 where its count and its bit hold, at most 1 elsewhere.
     readout, bias = np.zeros((top, order), np.float32), np.ones(order, np.float32)
@@ -532,12 +528,6 @@ def _cascade_for_z60():
     """
     units, moduli = 12, (4, 3, 5)
 
-    def count_features(k):
-        """Outputs 0 .. k - 1: unit 0's count is that value."""
-        features = {0: ([(_d_row(units, c, 0), -1.0) for c in range(1, k)], 0.5)}
-        features.update({c: ([(_d_row(units, c, 0), 1.0)], -0.5) for c in range(1, k)})
-        return features
-
     def carried(pairs, first_unit, first_out):
         """Each input feature of `pairs` carried in a unit's V, then read out."""
         targets, features = {}, {}
@@ -554,7 +544,7 @@ def _cascade_for_z60():
     targets = {(j, 0): j % 4 + 0.5 for j in range(60) if j % 4}
     targets.update({(j, 1 + j % 3): 0.5 for j in range(60)})
     targets.update({(j, 4 + j % 5): 0.5 for j in range(60)})
-    features = count_features(4)
+    features = _count_features(units, 4)
     features.update({4 + r: ([(1 + r, 2.0)], -0.5) for r in range(3)})
     features.update({7 + r: ([(4 + r, 2.0)], -0.5) for r in range(5)})
     first = _indicator_layer(60, units, 4, targets, features)
@@ -564,13 +554,13 @@ def _cascade_for_z60():
     # Layer 2 (k = 3): outputs [count mod 4, token mod 3, token mod 5] in.
     targets, features = carried([*range(4), *range(7, 12)], 1, 3)
     targets.update(adds(range(4, 7)))
-    features.update(count_features(3))
+    features.update(_count_features(units, 3))
     second = _indicator_layer(units, units, 3, targets, features)
 
     # Layer 3 (k = 5): outputs [count mod 3, count mod 4, token mod 5] in.
     targets, features = carried(range(7), 5, 5)  # carries both counts
     targets.update(adds(range(7, 12)))
-    features.update(count_features(5))
+    features.update(_count_features(units, 5))
     third = _indicator_layer(units, units, 5, targets, features)
 
     # Outputs [count mod 5, count mod 3, count mod 4].
