@@ -1,4 +1,5 @@
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -75,6 +76,21 @@ _HYPOTHESIS = {
 settings.register_profile("ci", max_examples=20, derandomize=True, **_HYPOTHESIS)
 settings.register_profile("thorough", max_examples=400, **_HYPOTHESIS)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# keras models, traced functions and compiled programs make a large heap of
+# objects that live for the whole run (JAX's and TensorFlow's caches, the
+# imported modules: about a million in a worker), and Python's full garbage
+# collections scan all of them each time: up to a third of a JAX worker's time,
+# growing as the run goes on (CONTRIBUTING.md). After each test its garbage is
+# collected and what survives is frozen, out of later collections' reach.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture(autouse=True)

@@ -182,11 +182,11 @@ def _without_timings(value):
 
 
 # The example's backup plumbing is the same Python on every backend, and
-# tests/test_resume.py kills runs on all three; one backend (the fastest here)
-# keeps CI's time down.
+# tests/test_resume.py kills runs on all three; one backend (the fastest to
+# start a process here) keeps CI's time down.
 @pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="the example's resume runs on TensorFlow; the mechanism is tested on every backend",
+    keras.backend.backend() != "torch",
+    reason="the example's resume runs on torch; the mechanism is tested on every backend",
 )
 def test_temporal_parity_killed_mid_run_resumes_from_its_backup_to_the_same_results(tmp_path):
     script = os.path.join(ROOT, "examples", "temporal_parity.py")
