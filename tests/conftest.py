@@ -16,11 +16,12 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
 
 # The tests' programs are small and each runs a few times, so compiling them is
-# most of JAX's time: without LLVM's optimisation passes XLA's CPU backend
-# compiles them in about half the time and JAX's tests take a fifth less
-# (CONTRIBUTING.md; TensorFlow's did not gain), and the tests compare values,
-# not speed. Benchmarks and examples run outside pytest, with XLA's defaults.
-# Appended, so that a test's own flags (devices) still apply.
+# most of JAX's time. Without LLVM's optimisation passes, with XLA's CPU loop
+# emitters instead of its fusion emitters and with one code-generation thread,
+# XLA's CPU backend compiles them about three times faster (CONTRIBUTING.md;
+# TensorFlow's tests did not gain), and the tests compare values, not speed.
+# Benchmarks and examples run outside pytest, with XLA's defaults. Appended,
+# so that a test's own flags (devices) still apply.
 if os.environ.get("KERAS_BACKEND") == "jax" and "optimization_level" not in os.environ.get(
     "XLA_FLAGS", ""
 ):
@@ -29,6 +30,8 @@ if os.environ.get("KERAS_BACKEND") == "jax" and "optimization_level" not in os.e
             os.environ.get("XLA_FLAGS", ""),
             "--xla_backend_optimization_level=0",
             "--xla_llvm_disable_expensive_passes=true",
+            "--xla_cpu_use_fusion_emitters=false",
+            "--xla_cpu_parallel_codegen_split_count=1",
         )
     ).strip()
 
