@@ -803,19 +803,21 @@ def regular_languages_table(runs):
     for run in runs:
         first, last = run["test_lengths"]
         for row in run["summary"]:
+            # Each row's width and counts (a task's recipe), or the run's (older files).
+            units = row.get("units", run["units"])
             key = (
                 tasks.index(row["task"]),
                 MODEL_ORDER.index(row["model"]),
-                run["units"],
+                units,
                 run.get("counter_threshold") is not None,
             )
             keyed[key] = [
                 TASK_NAMES[row["task"]],
                 model_label(
                     row["model"],
-                    run["units"],
+                    units,
                     run.get("counter_threshold"),
-                    run.get("reset_states") or (),
+                    row.get("reset_states") or run.get("reset_states") or (),
                 ),
                 row["parameters"],
                 percent(row["score_max"]),
@@ -854,7 +856,7 @@ def paper_recipe_table(runs):
         (row,) = run["summary"]
         rows.append(
             [
-                model_label(row["model"], run["units"]),
+                model_label(row["model"], row.get("units", run["units"])),
                 row["parameters"],
                 f"{run['steps']:,}",
                 f"{run['learning_rate']:.0e}".replace("e-0", "e-"),

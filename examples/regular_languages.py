@@ -10,9 +10,12 @@ read after the last step by a Dense layer, AdamW 1e-3 with global clipping at
 1.0, `--steps` steps; the same for `HSRU(units)` (`hsru`, the XOR memory),
 `HSRU(units, memory_states=5)` (`hsru5`, a counter modulo 5), a cascade of
 `HSRU(units, memory="reset", memory_states=k)` layers, one per k of
-`--reset-states` (`hsru_reset`, counts that one step adds to or sets;
-default 4 then 5; not run without `--models`) and `LSTM(units)` (`lstm`),
-every seed.
+`--reset-states` (`hsru_reset`, counts that one step adds to or sets) and
+`LSTM(units)` (`lstm`), every seed. Without `--models`, each task runs its
+documented recipe (`RECIPES`: the models, their units and the cascade's k), so
+that `--tasks modular_arithmetic --seeds 3` alone reproduces its rows;
+`--models` runs the models named on every task, at 16 units and k = 4 then 5
+unless `--units` and `--reset-states` say otherwise.
 Each test length gets `--test-count` fresh sequences, scored together in
 zero-padded batches that `keras.layers.Masking` skips (a one-hot token is never
 all zeros). Beyond the score it reports the accuracy at `--long-lengths`
@@ -64,8 +67,25 @@ TASKS = {**REGULAR_TASKS, **WORD_PROBLEMS}
 # HSRU with the paper's XOR memory (k = 2), HSRU with a counter modulo 5, a
 # cascade of HSRU layers with reset counters (memory="reset"), LSTM.
 MODELS = ("hsru", "hsru5", "hsru_reset", "lstm")
-# What runs without --models: the models of the docs' main table.
-DEFAULT_MODELS = ("hsru", "hsru5", "lstm")
+# What runs without --models: each task's documented recipe (docs/regular-languages.md),
+# (model, units, the cascade's k per layer): the main table's models on the tasks a
+# bit or a counter follows, the cascade that can hold the automaton beside the LSTM
+# on the others (for Modular Arithmetic, the widths and k of the hand-set cascade's
+# first two layers).
+MAIN_TABLE = (("hsru", 16, None), ("hsru5", 16, None), ("lstm", 16, None))
+RECIPES = {
+    "parity_check": MAIN_TABLE,
+    "even_pairs": MAIN_TABLE,
+    "cycle_navigation": MAIN_TABLE,
+    "modular_arithmetic": (("hsru_reset", 32, (4, 4, 5)), ("lstm", 16, None)),
+    "word_problem_s3": (("hsru_reset", 16, (2, 3)), ("lstm", 16, None)),
+    "word_problem_d4": (("hsru_reset", 16, (2, 4)), ("lstm", 16, None)),
+    "word_problem_z60": (("hsru_reset", 16, (4, 3, 5)), ("lstm", 16, None)),
+    "word_problem_a5": (("hsru_reset", 16, (4, 3, 5)), ("lstm", 16, None)),
+}
+# With --models, each named model on every task, with these unless given.
+DEFAULT_UNITS = 16
+DEFAULT_RESET_STATES = (4, 5)
 LABELS = {"hsru": "HSRU", "hsru5": "HSRU k=5", "hsru_reset": "HSRU reset", "lstm": "LSTM"}
 MEMORY_STATES = {"hsru": 2, "hsru5": 5}
 STEPS_PER_EPOCH = 500
@@ -172,18 +192,35 @@ def training_schedule(args):
     )
 
 
-def run(task_name, kind, seed, args):
+def planned_models(task_name, args):
+    """[(model, units, reset_states)] that run on `task_name`: its recipe without
+    --models, else each of --models; --units and --reset-states apply to both."""
+    if args.models is None:
+        entries = RECIPES[task_name]
+    else:
+        entries = [(kind, DEFAULT_UNITS, DEFAULT_RESET_STATES) for kind in args.models]
+    return [
+        (
+            kind,
+            units if args.units is None else args.units,
+            (tuple(args.reset_states or reset_states) if kind == "hsru_reset" else None),
+        )
+        for kind, units, reset_states in entries
+    ]
+
+
+def run(task_name, kind, units, reset_states, seed, args):
     keras.utils.set_random_seed(seed)
     length, per_epoch, epochs, counted_from, curriculum = training_schedule(args)
     train = TASKS[task_name](length, batch_size=args.batch, steps_per_epoch=per_epoch, seed=seed)
     model = build_model(
         kind,
-        args.units,
+        units,
         train.tokens,
         train.classes,
         args.counter_threshold,
         args.learning_rate,
-        args.reset_states,
+        reset_states,
         args.reset_tau,
     )
     callbacks = curriculum(train) if curriculum else []
@@ -205,6 +242,8 @@ def run(task_name, kind, seed, args):
     return {
         "task": task_name,
         "model": kind,
+        "units": units,
+        "reset_states": None if reset_states is None else list(reset_states),
         "seed": seed,
         "parameters": model.count_params(),
         "score": float(np.mean(list(test.values()))),
@@ -223,12 +262,14 @@ def summary(runs, args):
     """One row per task and model: the score's max and mean over seeds, and the rest."""
     rows = []
     for task_name in args.tasks:
-        for kind in args.models:
+        for kind, units, _ in planned_models(task_name, args):
             mine = [r for r in runs if r["task"] == task_name and r["model"] == kind]
             scores = [r["score"] for r in mine]
             row = {
                 "task": task_name,
                 "model": kind,
+                "units": units,
+                "reset_states": mine[0]["reset_states"],
                 "parameters": mine[0]["parameters"],
                 "score_max": max(scores),
                 "score_mean": float(np.mean(scores)),
@@ -247,16 +288,27 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tasks", nargs="+", default=list(REGULAR_TASKS), choices=list(TASKS))
-    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=list(MODELS))
-    parser.add_argument("--units", type=int, default=16)
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=list(MODELS),
+        help="run these on every task (default: each task's recipe, RECIPES)",
+    )
+    parser.add_argument(
+        "--units",
+        type=int,
+        default=None,
+        help=f"units a layer (default: the recipe's, or {DEFAULT_UNITS})",
+    )
     parser.add_argument("--counter-threshold", type=float, default=None,
                         help="initial threshold of HSRU k=5 (default: the package's)")  # fmt: skip
     parser.add_argument(
         "--reset-states",
         type=int,
         nargs="+",
-        default=[4, 5],
-        help="hsru_reset: the count modulus k of each layer, bottom first",
+        default=None,
+        help="hsru_reset: the count modulus k of each layer, bottom first "
+        f"(default: the recipe's, or {' '.join(map(str, DEFAULT_RESET_STATES))})",
     )
     parser.add_argument("--reset-tau", type=float, default=None,
                         help="hsru_reset: every unit's initial tau (decay exp(-softplus(tau))); "
@@ -294,9 +346,9 @@ def main():
 
     runs = []
     for task_name in args.tasks:
-        for kind in args.models:
+        for kind, units, reset_states in planned_models(task_name, args):
             for seed in range(args.seeds):
-                result = run(task_name, kind, seed, args)
+                result = run(task_name, kind, units, reset_states, seed, args)
                 runs.append(result)
                 long = ", ".join(f"{a:.4f} at L={n}" for n, a in result["long_accuracy"].items())
                 print(
@@ -324,11 +376,12 @@ def main():
         "regular_languages",
         {
             "backend": keras.backend.backend(),
+            # As given (None: each run's, from its task's recipe or the defaults).
             "units": args.units,
             "counter_threshold": args.counter_threshold,
-            # hsru_reset's layers (the k of each) and initial tau, where it ran.
-            "reset_states": args.reset_states if "hsru_reset" in args.models else None,
-            "reset_tau": args.reset_tau if "hsru_reset" in args.models else None,
+            # hsru_reset's layers (the k of each, as given) and initial tau, where it ran.
+            "reset_states": args.reset_states if any(r["reset_states"] for r in runs) else None,
+            "reset_tau": args.reset_tau if any(r["reset_states"] for r in runs) else None,
             "steps": args.steps,
             "batch": args.batch,
             "learning_rate": args.learning_rate,

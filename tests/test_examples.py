@@ -87,29 +87,37 @@ def test_regular_languages_trains_a_curriculum_of_fixed_lengths(tmp_path):
 
 
 @documented_on_jax
-def test_regular_languages_trains_a_word_problem_and_saves_each_model(tmp_path):
+def test_regular_languages_trains_each_tasks_recipe_and_saves_each_model(tmp_path):
+    # Without --models each task runs its documented recipe: the reset cascade
+    # (its k per layer) beside the LSTM.
     out, saved = tmp_path / "result.json", tmp_path / "models"
-    arguments = ["--quick", "--tasks", "word_problem_s3", "--models", "hsru", "hsru_reset", "lstm"]
+    arguments = ["--quick", "--tasks", "word_problem_s3", "modular_arithmetic", "--seeds", "1"]
     run_script_here(
         os.path.join("examples", "regular_languages.py"),
-        [*arguments, "--seeds", "1", "--save-dir", str(saved), "--json", str(out)],
+        [*arguments, "--save-dir", str(saved), "--json", str(out)],
     )
     runs = json.loads(out.read_text())["runs"]
-    assert [(r["task"], r["model"]) for r in runs] == [
-        ("word_problem_s3", "hsru"),
-        ("word_problem_s3", "hsru_reset"),
-        ("word_problem_s3", "lstm"),
+    assert [(r["task"], r["model"], r["reset_states"]) for r in runs] == [
+        ("word_problem_s3", "hsru_reset", [2, 3]),
+        ("word_problem_s3", "lstm", None),
+        ("modular_arithmetic", "hsru_reset", [4, 4, 5]),
+        ("modular_arithmetic", "lstm", None),
     ]
     assert sorted(os.listdir(saved)) == [
-        "word_problem_s3-hsru-seed0.keras",
+        "modular_arithmetic-hsru_reset-seed0.keras",
+        "modular_arithmetic-lstm-seed0.keras",
         "word_problem_s3-hsru_reset-seed0.keras",
         "word_problem_s3-lstm-seed0.keras",
     ]
     for run in runs:
         model = keras.saving.load_model(run["saved"])
-        # S3's six elements in, its six elements out.
-        assert model.input_shape[-1] == 6 and model.output_shape[-1] == 6
+        # S3's six elements (Modular Arithmetic's five residues) out.
+        assert model.output_shape[-1] == (6 if run["task"] == "word_problem_s3" else 5)
         assert model.count_params() == run["parameters"]
+        cells = [layer.cell for layer in model.layers if hasattr(layer, "cell")]
+        if run["model"] == "hsru_reset":
+            assert [cell.memory_states for cell in cells] == run["reset_states"]
+            assert all(cell.memory == "reset" for cell in cells)
 
 
 def dtw_distance(a, b):
