@@ -7,6 +7,7 @@ LiteRT from TensorFlow with a fixed batch size, run on builtin ops alone; int8 m
 """
 
 import importlib.util
+import os
 import warnings
 
 import keras
@@ -253,6 +254,43 @@ def test_litert_with_a_none_batch_axis_does_not_run_on_builtin_ops(layer, rng, t
     expected = {"HSRU": "Fill dimensions must be >= 0", "LSTM": "Select TensorFlow op"}[layer]
     with pytest.raises(RuntimeError, match=expected):
         run_litert(path, x[:, :7])
+
+
+@needs("ai_edge_litert")
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="keras exports LiteRT from TensorFlow here")
+def test_litert_dynamic_range_quantization_moves_hsru_far_more_than_the_lstm(tmp_path):
+    # The converter's `optimizations=[tf.lite.Optimize.DEFAULT]` (passed on by
+    # keras' exporter) stores the kernels as int8 and quantizes each matrix
+    # product's input as it runs. The small errors that makes in I_t move V
+    # across thresholds, and a flipped spike stays in D: HSRU's answer moves by
+    # far more than keras' LSTM's, the control (docs/deploy.md, int8 weights).
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).normal(size=(1, 20, 16)).astype(np.float32)
+    signature = [keras.InputSpec(shape=(1, 20, 16), dtype="float32")]
+    moved, smaller = {}, {}
+    for name, layer in (("HSRU", keras_hsru.HSRU), ("LSTM", keras.layers.LSTM)):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((20, 16), batch_size=1),
+                layer(64, return_sequences=True),
+                keras.layers.Dense(3),
+            ]
+        )
+        paths = {kind: str(tmp_path / f"{name}-{kind}.tflite") for kind in ("float", "dynamic")}
+        model.export(paths["float"], format="litert", input_signature=signature, verbose=False)
+        model.export(
+            paths["dynamic"],
+            format="litert",
+            input_signature=signature,
+            verbose=False,
+            optimizations=[tf.lite.Optimize.DEFAULT],
+        )
+        moved[name] = np.abs(run_litert(paths["dynamic"], x) - model.predict(x, verbose=0)).max()
+        smaller[name] = os.path.getsize(paths["float"]) / os.path.getsize(paths["dynamic"])
+    assert moved["LSTM"] < 1e-2 and moved["HSRU"] > 0.1, moved
+    assert min(smaller.values()) > 1.4, smaller
 
 
 def one_step_model(rng):
