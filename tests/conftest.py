@@ -18,8 +18,9 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 # The tests' programs are small and each runs a few times, so compiling them is
 # most of JAX's time. Without LLVM's optimisation passes, with XLA's CPU loop
 # emitters instead of its fusion emitters and with one code-generation thread,
-# XLA's CPU backend compiles them about three times faster (CONTRIBUTING.md;
-# TensorFlow's tests did not gain), and the tests compare values, not speed.
+# XLA's CPU backend compiles them faster, and JAX's tests take about half as
+# long (CONTRIBUTING.md; TensorFlow's did not gain); the tests compare values,
+# not speed.
 # Benchmarks and examples run outside pytest, with XLA's defaults. Appended,
 # so that a test's own flags (devices) still apply.
 if os.environ.get("KERAS_BACKEND") == "jax" and "optimization_level" not in os.environ.get(
@@ -83,10 +84,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # keras models, traced functions and compiled programs make a large heap of
 # objects that live for the whole run (JAX's and TensorFlow's caches, the
-# imported modules: about a million in a worker), and Python's full garbage
-# collections scan all of them each time: up to a third of a JAX worker's time,
-# growing as the run goes on (CONTRIBUTING.md). After each test its garbage is
-# collected and what survives is frozen, out of later collections' reach.
+# imported modules: two to three million in a worker by the end), and Python's
+# full garbage collections scan all of them each time: over a quarter of a JAX
+# worker's time in one measurement, growing as the run goes on
+# (CONTRIBUTING.md). After each test its garbage is collected and what survives
+# is frozen, out of later collections' reach.
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     try:
