@@ -262,13 +262,13 @@ def summary(runs, args):
     """One row per task and model: the score's max and mean over seeds, and the rest."""
     rows = []
     for task_name in args.tasks:
-        for kind, units, _ in planned_models(task_name, args):
+        for kind, _, _ in planned_models(task_name, args):
             mine = [r for r in runs if r["task"] == task_name and r["model"] == kind]
             scores = [r["score"] for r in mine]
             row = {
                 "task": task_name,
                 "model": kind,
-                "units": units,
+                "units": mine[0]["units"],
                 "reset_states": mine[0]["reset_states"],
                 "parameters": mine[0]["parameters"],
                 "score_max": max(scores),
@@ -371,6 +371,7 @@ def main():
             f"{row['score_max']:.2%} | {row['score_mean']:.2%} | {long} | "
             f"{', '.join(str(s) for s in row['steps_to_99'])} |"
         )
+    cascades = any(run["reset_states"] for run in runs)
     write_json(
         args,
         "regular_languages",
@@ -380,8 +381,8 @@ def main():
             "units": args.units,
             "counter_threshold": args.counter_threshold,
             # hsru_reset's layers (the k of each, as given) and initial tau, where it ran.
-            "reset_states": args.reset_states if any(r["reset_states"] for r in runs) else None,
-            "reset_tau": args.reset_tau if any(r["reset_states"] for r in runs) else None,
+            "reset_states": args.reset_states if cascades else None,
+            "reset_tau": args.reset_tau if cascades else None,
             "steps": args.steps,
             "batch": args.batch,
             "learning_rate": args.learning_rate,

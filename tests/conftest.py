@@ -20,9 +20,8 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 # emitters instead of its fusion emitters and with one code-generation thread,
 # XLA's CPU backend compiles them faster, and JAX's tests take about half as
 # long (CONTRIBUTING.md; TensorFlow's did not gain); the tests compare values,
-# not speed.
-# Benchmarks and examples run outside pytest, with XLA's defaults. Appended,
-# so that a test's own flags (devices) still apply.
+# not speed. Benchmarks and examples run outside pytest, with XLA's defaults.
+# Appended, so that a test's own flags (devices) still apply.
 if os.environ.get("KERAS_BACKEND") == "jax" and "optimization_level" not in os.environ.get(
     "XLA_FLAGS", ""
 ):
